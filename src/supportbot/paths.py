@@ -1,0 +1,24 @@
+"""Project paths and prompt loading. Every module finds files through here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(os.environ.get("SUPPORTBOT_ROOT", Path(__file__).resolve().parents[2]))
+DATA_DIR = ROOT / "data"
+PROMPTS_DIR = ROOT / "prompts"
+MODELS_DIR = ROOT / "models"
+OUTPUTS_DIR = ROOT / "outputs"
+RESULTS_DIR = ROOT / "results"
+CONFIGS_DIR = ROOT / "axolotl_configs"
+
+DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"
+
+
+def load_prompt(name: str) -> str:
+    """Return the text of ``prompts/<name>`` (``.txt`` is added when missing)."""
+    path = PROMPTS_DIR / (name if "." in name else f"{name}.txt")
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt file not found: {path}")
+    return path.read_text(encoding="utf-8").strip()
