@@ -1,0 +1,1 @@
+"""Training support: the run manifest and the Axolotl plugin that writes it."""
