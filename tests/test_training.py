@@ -13,10 +13,10 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from supportbot.jsonl import read_jsonl, write_jsonl
 from supportbot.paths import CONFIGS_DIR, DATA_DIR, ROOT
+from supportbot.training.derived_config import write_derived_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,17 +43,13 @@ def tiny_run(tmp_path_factory, base_model_dir) -> dict:
     train, dev = read_jsonl(TRAIN_SOURCE)[:N_TRAIN], read_jsonl(DEV_SOURCE)[:N_DEV]
     write_jsonl(work / "train.jsonl", train)
     write_jsonl(work / "dev.jsonl", dev)
-    cfg = yaml.safe_load((CONFIGS_DIR / "smollm2-135m-lora-cpu.yml").read_text())
-    cfg["datasets"][0]["path"] = str(work / "train.jsonl")
-    cfg["test_datasets"][0]["path"] = str(work / "dev.jsonl")
-    cfg.update(
+    config = write_derived_config(
+        CONFIGS_DIR / "smollm2-135m-lora-cpu.yml", work / "tiny.yml",
+        train_path=work / "train.jsonl", dev_path=work / "dev.jsonl", drop=("num_epochs",),
         output_dir=str(work / "out"), dataset_prepared_path=str(work / "prepared"), max_steps=STEPS,
         logging_steps=2, evals_per_epoch=None, eval_steps=STEPS, saves_per_epoch=None, save_steps=STEPS,
         learning_rate=0.001,
     )
-    cfg.pop("num_epochs", None)
-    config = work / "tiny.yml"
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, SUPPORTBOT_NO_RESULTS_ROW="1")
     proc = subprocess.run(
         [sys.executable, "scripts/train.py", str(config), "--merge"], cwd=ROOT, env=env,
