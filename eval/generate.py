@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Answer every eval question through an OpenAI-compatible endpoint; resumable.
+
+    python eval/generate.py --base-url http://127.0.0.1:8000/v1 --model base --out results/answers/base.jsonl
+
+Each row of ``--eval`` (``{"id": ..., "messages": [...]}``) is sent with the support system prompt
+(``prompts/support_system.txt``) prepended, at temperature 0 with a fixed seed, with at most
+``--concurrency`` requests in flight. Every answer is appended to ``--out`` as soon as it arrives
+(``id``, ``question``, ``answer``, ``finish_reason``, ``latency_s``, ``prompt_tokens``,
+``completion_tokens``, ``model``, ``base_url``, ``decoding``, ``system_prompt_sha256``); rerunning the
+same command skips ids already answered, so an interrupted run continues where it stopped. The
+API key is read from the environment variable named by ``--api-key-env`` and never written.
+
+Exit status: 0 when every item has an answer, 1 when some requests failed (rerun to retry them),
+2 on a bad eval file or an output file made with other settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+try:
+    import supportbot  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from supportbot.generation import (  # noqa: E402
+    DEFAULT_API_KEY_ENV,
+    SYSTEM_PROMPT_NAME,
+    Decoding,
+    EvalFileError,
+    OutputMismatchError,
+    api_key_from_env,
+    generate,
+    load_eval,
+)
+from supportbot.jsonl import JsonlError  # noqa: E402
+from supportbot.paths import DATA_DIR  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--model", required=True, help="model name as the endpoint serves it (e.g. base, tuned)")
+    p.add_argument("--out", required=True, type=Path, help="answers JSONL (appended to; e.g. results/answers/base.jsonl)")
+    p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval JSONL with id and messages")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="answer only the first N eval items (a later run without it continues)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    p.add_argument("--max-retries", type=int, default=3, help="the openai client's retries per request")
+    p.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV, help="env var holding the API key (\"EMPTY\" when unset)")
+    p.add_argument("--system-prompt", default=SYSTEM_PROMPT_NAME, help="prompt file name under prompts/")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    if a.concurrency < 1:
+        p.error("--concurrency must be >= 1")
+    if a.limit is not None and a.limit < 1:
+        p.error("--limit must be >= 1")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    try:
+        items = load_eval(a.eval)
+    except EvalFileError as exc:
+        print(f"error: bad eval file: {exc}", file=sys.stderr)
+        return 2
+    if a.limit is not None:
+        items = items[: a.limit]
+    decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed)
+    try:
+        stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
+                         api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
+                         timeout=a.timeout, max_retries=a.max_retries, system_prompt_name=a.system_prompt,
+                         progress=not a.no_progress)
+    except (OutputMismatchError, JsonlError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{a.out}: {stats.skipped} already there, {stats.written} new, {stats.failed} failed "
+          f"({stats.total} items; {stats.completion_tokens} tokens in {stats.wall_s:.1f} s, "
+          f"{stats.tokens_per_s:.1f} tok/s)", file=sys.stderr)
+    for err in (stats.errors or [])[:10]:
+        print(f"  failed {err}", file=sys.stderr)
+    if stats.failed:
+        print("rerun the same command to retry the failed items", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""Answer the eval questions through any OpenAI-compatible endpoint (vLLM, the project's app, a hosted API).
+
+Used by ``eval/generate.py`` (the CLI), ``scripts/bench_generate.py`` and ``demo.py``.
+
+Resumable by construction: every answer is appended (and fsynced) to the output JSONL as soon as it
+arrives, keyed by the eval row's ``id``; a rerun reads the file, skips ids already answered and asks
+only for the rest. A half-written last line (a run killed mid-write) is cut off before appending.
+Failed requests (after the client's own retries) are not written, so the next run retries them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from supportbot.jsonl import JsonlError, append_jsonl, iter_jsonl
+from supportbot.paths import load_prompt
+
+DEFAULT_API_KEY_ENV = "SUPPORTBOT_API_KEY"
+SYSTEM_PROMPT_NAME = "support_system"
+ROLES = {"system", "user", "assistant"}
+
+
+class EvalFileError(ValueError):
+    """A malformed eval file; the message names file, line and field."""
+
+
+class OutputMismatchError(ValueError):
+    """The output file holds answers made with other settings (model, decoding or system prompt)."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str | int
+    messages: list[dict[str, str]]  # the conversation to answer, without any system prompt
+    line: int
+
+    @property
+    def question(self) -> str:
+        return self.messages[-1]["content"]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    temperature: float = 0.0
+    max_tokens: int = 256
+    seed: int = 0
+    top_p: float = 1.0
+
+
+def api_key_from_env(var: str = DEFAULT_API_KEY_ENV) -> str:
+    """The API key from ``$var``, or ``"EMPTY"`` (local servers without a key accept anything)."""
+    return os.environ.get(var) or "EMPTY"
+
+
+def load_eval(path: str | Path) -> list[EvalItem]:
+    """Read ``data/eval.jsonl``-style rows: ``{"id": ..., "messages": [...]}``.
+
+    ``messages`` must be non-empty, each with a known ``role`` and a string ``content``, and
+    end with a ``user`` turn; a single trailing ``assistant`` turn is taken as the reference answer
+    and not sent. A ``system`` message is an error (the generator prepends the project's support
+    system prompt to every item, so that base and tuned models see the same instructions).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvalFileError(f"{path}: eval file not found")
+    items: list[EvalItem] = []
+    seen: dict[Any, int] = {}
+    try:
+        rows = list(iter_jsonl(path))
+    except JsonlError as exc:
+        raise EvalFileError(str(exc)) from None
+    for line, row in rows:
+        where = f"{path}:{line}"
+        if "id" not in row:
+            raise EvalFileError(f"{where}: missing field 'id'")
+        rid = row["id"]
+        if not isinstance(rid, str | int) or isinstance(rid, bool) or rid == "":
+            raise EvalFileError(f"{where}: field 'id' must be a non-empty string or an integer, got {rid!r}")
+        if rid in seen:
+            raise EvalFileError(f"{where}: duplicate id {rid!r} (first on line {seen[rid]})")
+        seen[rid] = line
+        msgs = row.get("messages")
+        if not isinstance(msgs, list) or not msgs:
+            raise EvalFileError(f"{where}: field 'messages' must be a non-empty list")
+        for j, m in enumerate(msgs):
+            if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+                raise EvalFileError(f"{where}: messages[{j}] must be {{'role': system|user|assistant, 'content': str}}")
+            if m["role"] == "system":
+                raise EvalFileError(f"{where}: messages[{j}] is a system message; the generator adds "
+                                    f"prompts/{SYSTEM_PROMPT_NAME}.txt itself, so eval rows must not carry one")
+        if msgs[-1]["role"] == "assistant":
+            msgs = msgs[:-1]  # the reference answer
+        if not msgs or msgs[-1]["role"] != "user":
+            raise EvalFileError(f"{where}: field 'messages' must end with a user turn (optionally followed by the reference answer)")
+        items.append(EvalItem(id=rid, messages=[{"role": m["role"], "content": m["content"]} for m in msgs], line=line))
+    if not items:
+        raise EvalFileError(f"{path}: no eval rows")
+    return items
+
+
+def build_messages(item: EvalItem, system_prompt: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system_prompt}, *item.messages]
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def repair_truncated_tail(path: Path) -> bool:
+    """Cut a half-written last line (no trailing newline) so appends start on a fresh line."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return False
+        data = path.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str) -> dict[Any, dict]:
+    """Answers already in ``path`` by id; raises if they were made with other settings."""
+    if not path.is_file():
+        return {}
+    done: dict[Any, dict] = {}
+    for line, row in iter_jsonl(path, allow_truncated_tail=True):
+        if "id" not in row or "answer" not in row:
+            raise OutputMismatchError(f"{path}:{line}: not an answers row (needs 'id' and 'answer')")
+        # base_url is recorded but not compared: the same model may be served again on another port
+        want = {"model": model, "decoding": asdict(decoding), "system_prompt_sha256": system_sha}
+        for key, value in want.items():
+            if row.get(key) != value:
+                raise OutputMismatchError(
+                    f"{path}:{line}: existing answers were made with {key}={row.get(key)!r}, this run uses {value!r}; "
+                    "use another --out file, or delete this one to start over")
+        done.setdefault(row["id"], row)
+    return done
+
+
+@dataclass
+class GenerationStats:
+    total: int = 0
+    skipped: int = 0
+    written: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    completion_tokens: int = 0
+    errors: list[str] | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.wall_s if self.wall_s else 0.0
+
+
+def make_client(base_url: str, api_key: str, *, timeout: float = 300.0, max_retries: int = 3, max_connections: int = 64):
+    import httpx
+    from openai import OpenAI
+
+    http_client = httpx.Client(limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                               timeout=timeout)
+    return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http_client)
+
+
+def chat_once(client, model: str, messages: list[dict[str, str]], decoding: Decoding) -> dict[str, Any]:
+    """One chat completion; returns answer, finish reason, token counts and latency."""
+    t0 = time.perf_counter()
+    resp = client.chat.completions.create(model=model, messages=messages, temperature=decoding.temperature,
+                                          top_p=decoding.top_p, max_tokens=decoding.max_tokens, seed=decoding.seed)
+    latency = time.perf_counter() - t0
+    choice = resp.choices[0]
+    usage = resp.usage
+    return {
+        "answer": choice.message.content or "",
+        "finish_reason": choice.finish_reason,
+        "latency_s": round(latency, 3),
+        "prompt_tokens": getattr(usage, "prompt_tokens", None),
+        "completion_tokens": getattr(usage, "completion_tokens", None),
+    }
+
+
+def generate(
+    items: Iterable[EvalItem],
+    out: str | Path,
+    *,
+    base_url: str,
+    model: str,
+    api_key: str = "EMPTY",
+    decoding: Decoding = Decoding(),
+    concurrency: int = 8,
+    timeout: float = 300.0,
+    max_retries: int = 3,
+    system_prompt_name: str = SYSTEM_PROMPT_NAME,
+    progress: bool = True,
+    on_row: Callable[[dict], None] | None = None,
+) -> GenerationStats:
+    """Answer every item not yet in ``out``; append one row per answer. See the module docstring."""
+    out = Path(out)
+    items = list(items)
+    system_prompt = load_prompt(system_prompt_name)
+    system_sha = sha256_text(system_prompt)
+    repair_truncated_tail(out)
+    done = load_done(out, model=model, decoding=decoding, system_sha=system_sha)
+    todo = [it for it in items if it.id not in done]
+    stats = GenerationStats(total=len(items), skipped=len(items) - len(todo), errors=[])
+    if not todo:
+        return stats
+    client = make_client(base_url, api_key, timeout=timeout, max_retries=max_retries, max_connections=max(concurrency, 1) * 2)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), initial=stats.skipped, desc=f"answers {model}", unit="ans", dynamic_ncols=True)
+    def work(item: EvalItem) -> dict[str, Any]:
+        result = chat_once(client, model, build_messages(item, system_prompt), decoding)
+        return {
+            "id": item.id,
+            "question": item.question,
+            **result,
+            "model": model,
+            "base_url": base_url,
+            "decoding": asdict(decoding),
+            "system_prompt": system_prompt_name,
+            "system_prompt_sha256": system_sha,
+            "created": round(time.time(), 3),
+        }
+
+    t0 = time.perf_counter()
+    pending: dict[Future, EvalItem] = {}
+    queue = iter(todo)
+    # at most `concurrency` requests in flight; rows are written from this thread only
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="gen")
+    interrupted = False
+    try:
+        for item in queue:
+            pending[pool.submit(work, item)] = item
+            if len(pending) >= concurrency:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                item = pending.pop(fut)
+                try:
+                    row = fut.result()
+                except Exception as exc:  # noqa: BLE001 - reported, retried on the next run
+                    stats.failed += 1
+                    stats.errors.append(f"id {item.id!r}: {type(exc).__name__}: {exc}")
+                else:
+                    append_jsonl(out, row)
+                    stats.written += 1
+                    stats.completion_tokens += row.get("completion_tokens") or 0
+                    if on_row:
+                        on_row(row)
+                if bar:
+                    bar.update(1)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(work, nxt)] = nxt
+    except BaseException:
+        interrupted = True  # what was written stays written; in-flight answers are asked again next run
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        stats.wall_s = time.perf_counter() - t0
+        if bar:
+            bar.close()
+        if not interrupted:
+            client.close()
+    return stats
