@@ -1,0 +1,119 @@
+"""Judge configuration: one YAML per judge under ``judge/configs/`` (alpaca_eval-style)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from supportbot.paths import ROOT
+
+CONFIGS_DIR = ROOT / "judge" / "configs"
+
+
+class ConfigError(ValueError):
+    """A bad judge config; the message names the file and the field."""
+
+
+class Decoding(BaseModel):
+    """Decoding parameters sent with every judge request (part of the cache key)."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float = 0.0
+    max_tokens: int = Field(200, ge=1)
+    seed: int = 0
+    top_logprobs: int = Field(5, ge=1, le=20)
+
+
+class Prompts(BaseModel):
+    """Prompt file names under ``prompts/``."""
+
+    model_config = ConfigDict(extra="forbid")
+    pairwise: str = "judge_pairwise"
+    hallucination: str = "judge_hallucination"
+    pairwise_logprobs: str = "judge_pairwise_logprobs"
+    hallucination_logprobs: str = "judge_hallucination_logprobs"
+    repair: str = "judge_repair"
+
+
+class Budget(BaseModel):
+    """How much of each answer / KB excerpt goes into a judge prompt (whitespace words)."""
+
+    model_config = ConfigDict(extra="forbid")
+    answer_words: int = Field(110, ge=10)  # ~150 tokens
+    reference_words: int = Field(110, ge=10)
+    kb_words: int = Field(120, ge=0)
+
+
+class Launch(BaseModel):
+    """Optional: a local server that ``run.py`` starts for the run when no --judge-base-url is given."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["supportbot", "vllm"] = "supportbot"
+    model_dir: str
+    timeout_s: float = 900.0
+
+
+class JudgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "SUPPORTBOT_API_KEY"
+    prompts: Prompts = Prompts()
+    decoding: Decoding = Decoding()
+    verdict_mode: Literal["json", "logprobs"] = "json"
+    price_per_1m_input: float = Field(0.0, ge=0)
+    price_per_1m_output: float = Field(0.0, ge=0)
+    concurrency: int = Field(1, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    budget: Budget = Budget()
+    launch: Launch | None = None
+    notes: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\ ") or v.startswith("."):
+            raise ValueError("name must be a plain file-name-safe word (it names the cache file)")
+        return v
+
+    def api_key(self) -> str:
+        """The key from ``$api_key_env`` ("EMPTY" for local servers); never stored or logged."""
+        return os.environ.get(self.api_key_env) or "EMPTY"
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.price_per_1m_input + completion_tokens * self.price_per_1m_output) / 1e6
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path, or a bare name looked up as ``judge/configs/<name>.yaml``."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    cand = CONFIGS_DIR / f"{name_or_path}.yaml"
+    if cand.is_file():
+        return cand
+    known = ", ".join(sorted(x.stem for x in CONFIGS_DIR.glob("*.yaml")))
+    raise ConfigError(f"judge config {name_or_path!r} not found (known: {known})")
+
+
+def load_config(name_or_path: str | Path, **overrides: object) -> JudgeConfig:
+    """Load and validate a judge YAML; non-None ``overrides`` (e.g. base_url, model) replace fields."""
+    path = resolve_config_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return JudgeConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from None

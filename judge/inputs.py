@@ -1,0 +1,190 @@
+"""Read the judge's inputs: eval items, answer files, KB excerpts and the human rubric files.
+
+Every reader raises :class:`InputError` naming file, line and field; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from supportbot.jsonl import JsonlError, iter_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR
+
+ANSWERS_DIR = RESULTS_DIR / "answers"
+KB_DIR = DATA_DIR / "kb"
+RUBRIC_DIR = Path(__file__).resolve().parent / "rubric"
+
+
+class InputError(ValueError):
+    """Bad judge input; the message names file, line and field."""
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class EvalItem(BaseModel):
+    """One eval question (``data/eval.jsonl``); extra keys are kept but unused."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | int
+    domain: str = ""
+    category: str = ""
+    answerable: bool = True
+    messages: list[Message] = Field(min_length=1)
+    reference_answer: str = ""
+    key_facts: list[str] = []
+    forbidden_claims: list[str] = []
+    kb_refs: list[str] = []
+
+
+class HallucinationLabel(BaseModel):
+    """A human label in ``judge/rubric/hallucination.jsonl``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | int
+    model: str
+    answer: str
+    label: Literal["0", "1", "2", "not_attempted"]
+    rationale: str = Field(min_length=1)
+
+
+class PairwiseLabel(BaseModel):
+    """A human label in ``judge/rubric/pairwise.jsonl``."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | int
+    answer_a: str
+    answer_b: str
+    label: Literal["A", "B", "tie"]
+    rationale: str = Field(min_length=1)
+    model_a: str = ""
+    model_b: str = ""
+
+
+def _rows(path: Path, model: type[BaseModel], *, normalise: Any = None) -> list[Any]:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    out = []
+    try:
+        for line, row in iter_jsonl(path):
+            if normalise:
+                row = normalise(row)
+            try:
+                out.append(model.model_validate(row))
+            except ValidationError as exc:
+                e = exc.errors()[0]
+                field = ".".join(str(x) for x in e["loc"]) or "row"
+                raise InputError(f"{path}:{line}: field '{field}': {e['msg']}") from None
+    except JsonlError as exc:
+        raise InputError(str(exc)) from None
+    return out
+
+
+def load_eval_items(path: str | Path) -> dict[str, EvalItem]:
+    """Eval items by id (as a string); duplicate ids are an error."""
+    path = Path(path)
+    items: dict[str, EvalItem] = {}
+    for item in _rows(path, EvalItem):
+        if str(item.id) in items:
+            raise InputError(f"{path}: duplicate id {item.id!r}")
+        items[str(item.id)] = item
+    if not items:
+        raise InputError(f"{path}: no eval rows")
+    return items
+
+
+def load_answers(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Answers by id from an ``eval/generate.py`` file (``id``, ``answer``, ``model``, token counts...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: answers file not found (eval/generate.py writes results/answers/<model>.jsonl)")
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for line, row in iter_jsonl(path, allow_truncated_tail=True):
+            for f in ("id", "answer"):
+                if f not in row:
+                    raise InputError(f"{path}:{line}: field '{f}' missing")
+            if not isinstance(row["answer"], str):
+                raise InputError(f"{path}:{line}: field 'answer' must be a string")
+            out.setdefault(str(row["id"]), row)
+    except JsonlError as exc:
+        raise InputError(str(exc)) from None
+    return out
+
+
+def answers_path(model: str) -> Path:
+    """A model name (``base``) or a path to an answers file."""
+    p = Path(model)
+    return p if p.suffix == ".jsonl" else ANSWERS_DIR / f"{model}.jsonl"
+
+
+def model_name(model: str) -> str:
+    return Path(model).stem if model.endswith(".jsonl") else model
+
+
+def _label_str(row: dict[str, Any]) -> dict[str, Any]:
+    if "label" in row and isinstance(row["label"], int) and not isinstance(row["label"], bool):
+        row = {**row, "label": str(row["label"])}
+    return row
+
+
+def load_hallucination_rubric(path: str | Path = RUBRIC_DIR / "hallucination.jsonl") -> list[HallucinationLabel]:
+    return _rows(Path(path), HallucinationLabel, normalise=_label_str)
+
+
+def load_pairwise_rubric(path: str | Path = RUBRIC_DIR / "pairwise.jsonl") -> list[PairwiseLabel]:
+    return _rows(Path(path), PairwiseLabel)
+
+
+# ------------------------------------------------------------------ truncation and KB excerpts
+def truncate_words(text: str, max_words: int) -> str:
+    """At most ``max_words`` whitespace words (≈1.35 tokens each), marked when cut."""
+    words = text.split()
+    if len(words) <= max_words:
+        return text.strip()
+    return " ".join(words[:max_words]) + " […truncated]"
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
+
+
+def kb_excerpt(refs: list[str], query: str, max_words: int, kb_dir: Path = KB_DIR) -> str:
+    """The KB paragraphs that share most terms with ``query``, within ``max_words`` in all.
+
+    ``refs`` are file names under ``data/kb/`` (with or without ``.md``, optionally ``file#anchor``);
+    a missing file is an error, not a silently empty excerpt.
+    """
+    if not refs or max_words <= 0:
+        return ""
+    q = _terms(query)
+    paras: list[tuple[int, int, str]] = []
+    for order, ref in enumerate(refs):
+        name = ref.split("#", 1)[0]
+        path = kb_dir / (name if name.endswith(".md") else f"{name}.md")
+        if not path.is_file():
+            path = kb_dir / Path(name).name
+        if not path.is_file():
+            raise InputError(f"KB file {ref!r} not found under {kb_dir}")
+        for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+            text = " ".join(ln.strip() for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+            if text:
+                paras.append((len(q & _terms(text)), -order, f"[{path.stem}] {text}"))
+    paras.sort(key=lambda p: (p[0], p[1]), reverse=True)
+    out, used = [], 0
+    for score, _, text in paras:
+        if used >= max_words or (score == 0 and out):
+            break
+        cut = truncate_words(text, max_words - used)
+        out.append(cut)
+        used += len(cut.split())
+    return "\n".join(out)

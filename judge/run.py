@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+"""LLM-judge harness: pairwise win rate and hallucination rate, calibrated against human labels.
+
+    python judge/run.py all                      # calibrate + pairwise + hallucination (CPU default judge)
+    python judge/run.py pairwise --limit 10      # first 10 eval questions only
+    python judge/run.py hallucination --ids it-001,kb-007
+    python judge/run.py calibrate --judge vllm-qwen7b
+    python judge/run.py injection --n 10         # verdict flip rate under prompt injection
+
+The judge is any OpenAI-compatible endpoint described by a YAML in judge/configs/ (--judge NAME or
+a path; --judge-base-url/--judge-model override it; the API key is read from the environment
+variable the config names). A config with `launch:` starts its local server for the run when no
+base URL is given. Every judge reply is cached in results/judgments/cache/<judge>.jsonl keyed by
+(prompt, model, decoding): a rerun makes zero calls, and a killed run resumes where it stopped.
+Answers come from results/answers/<model>.jsonl (eval/generate.py); questions from data/eval.jsonl.
+
+Outputs: results/judgments/<kind>-<judge>.jsonl (one record per judgment), results/calibration.json
+(calibrate, all), results/judge_summary.json (all), results/judgments/<kind>-<judge>.summary.json.
+Exit status: 0 ok, 1 judge calls failed or verdicts unparseable (rerun to retry), 2 bad input/config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_ROOT = _HERE.parent
+if sys.path and Path(sys.path[0]).resolve() == _HERE:
+    sys.path.pop(0)  # `python judge/run.py`: import judge.* as a package, never its modules as top-level names
+for _p in (_ROOT, _ROOT / "src"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from judge import runner  # noqa: E402
+from judge.client import JudgeClient  # noqa: E402
+from judge.config import ConfigError, load_config  # noqa: E402
+from judge.inputs import RUBRIC_DIR, InputError  # noqa: E402
+from judge.launch import judge_endpoint  # noqa: E402
+from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.runtime_env import apply_safe_env  # noqa: E402
+
+COMMANDS = {
+    "pairwise": "candidate vs baseline, both orders; W/T/L, win rate with bootstrap CI, length-controlled win rate",
+    "hallucination": "grade every answer 0/1/2/not_attempted; attempted, hallucination and severe rates with CIs",
+    "calibrate": "agreement with the human rubric sets (kappa, F1, confusion, Se/Sp, position bias); fits logprob thresholds",
+    "all": "calibrate, pairwise and hallucination; Rogan-Gladen-corrected rates; judge_summary.json",
+    "injection": "rejudge a sample of pairs with injected answers; verdict flip rate",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("judge")
+    g.add_argument("--judge", default="local-qwen0.5b", help="config name in judge/configs/ or a YAML path")
+    g.add_argument("--judge-base-url", help="override the config's OpenAI-compatible base URL")
+    g.add_argument("--judge-model", help="override the config's model name")
+    g.add_argument("--verdict-mode", choices=["json", "logprobs"], help="override the config's verdict mode")
+    g.add_argument("--concurrency", type=int, help="override the config's requests in flight")
+    g.add_argument("--cache", type=Path, help="cache file (default results/judgments/cache/<judge>.jsonl)")
+    d = common.add_argument_group("data")
+    d.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval questions JSONL")
+    d.add_argument("--baseline", default="base", help="baseline model name (results/answers/<name>.jsonl) or a .jsonl path")
+    d.add_argument("--candidate", default="tuned", help="candidate model name or a .jsonl path")
+    d.add_argument("--limit", type=int, help="judge only the first N eval questions")
+    d.add_argument("--ids", help="comma-separated eval ids to judge")
+    d.add_argument("--rubric-dir", type=Path, default=RUBRIC_DIR, help="folder with hallucination.jsonl and pairwise.jsonl")
+    d.add_argument("--rubric-limit", type=int, help="use only the first N rubric rows of each set")
+    d.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="results folder")
+    s = common.add_argument_group("statistics")
+    s.add_argument("--seed", type=int, default=0, help="bootstrap / sampling seed")
+    s.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (>= 2000 for reported numbers)")
+    common.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        sp = sub.add_parser(name, parents=[common], help=text, description=text,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        if name == "injection":
+            sp.add_argument("--n", type=int, default=10, help="pairs to sample (each judged in both orders)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    apply_safe_env()
+    try:
+        cfg = load_config(args.judge, base_url=args.judge_base_url, model=args.judge_model,
+                          verdict_mode=args.verdict_mode, concurrency=args.concurrency)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    try:
+        with judge_endpoint(cfg) as live:
+            client = JudgeClient(live, cache_path=args.cache)
+            run = runner.Run(client=client, eval_path=args.eval, baseline=args.baseline, candidate=args.candidate,
+                             out_dir=args.out_dir, rubric_dir=args.rubric_dir, limit=args.limit,
+                             ids=[x.strip() for x in args.ids.split(",") if x.strip()] if args.ids else None,
+                             seed=args.seed, resamples=args.resamples, progress=not args.no_progress,
+                             injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit)
+            result = dispatch(args.command, run)
+            client.close()
+    except (InputError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    usage = client.report()
+    usage["wall_s"] = round(time.perf_counter() - t0, 1)
+    usage["cache_file"] = str(client.cache.path)
+    result["judge_usage"] = usage
+    result["command"] = " ".join(["python judge/run.py", *(argv if argv is not None else sys.argv[1:])])
+    out = args.out_dir / ("judge_summary.json" if args.command == "all"
+                          else f"judgments/{args.command}-{cfg.name}.summary.json")
+    runner.write_json(out, result)
+    print(json.dumps(brief(args.command, result), indent=2))
+    print(f"wrote {out}; judge calls {usage['calls']}, cache hits {usage['cache_hits']}, "
+          f"tokens {usage['prompt_tokens']}+{usage['completion_tokens']}, {usage['wall_s']} s", file=sys.stderr)
+    bad = usage["failures"] + count_bad(result)
+    return 1 if bad else 0
+
+
+def dispatch(command: str, run: runner.Run) -> dict:
+    if command == "pairwise":
+        return runner.do_pairwise(run)
+    if command == "hallucination":
+        return runner.do_hallucination(run)[0]
+    if command == "injection":
+        return runner.do_injection(run)
+    if command == "calibrate":
+        calib = runner.do_calibrate(run)
+        runner.write_json(run.out_dir / "calibration.json", calib)
+        warn_uncalibrated(calib["calibrated"])
+        return calib
+    summary, calib = runner.do_all(run)
+    warn_uncalibrated(calib["calibrated"])
+    return summary
+
+
+def warn_uncalibrated(calibrated: dict[str, bool]) -> None:
+    bad = [k for k, ok in calibrated.items() if not ok]
+    if bad:
+        runner.loud_warning([f"UNCALIBRATED: the judge's agreement with the human rubric is below kappa 0.4 "
+                             f"(or unmeasured) for: {', '.join(bad)}.",
+                             "Treat these judge numbers as uncalibrated; results are marked so."])
+
+
+def count_bad(result: dict) -> int:
+    """Unparseable or failed verdicts anywhere in the result (nested sections included)."""
+    n = 0
+    for key, value in result.items():
+        if key in ("n_unparseable", "n_failed") and isinstance(value, int):
+            n += value
+        elif isinstance(value, dict):
+            n += count_bad(value)
+    return n
+
+
+def brief(command: str, result: dict) -> dict:
+    """A short view for the terminal (the file holds everything)."""
+    def trim(x):
+        if isinstance(x, dict):
+            return {k: trim(v) for k, v in x.items()
+                    if k not in ("truth_binary", "judge_binary", "records", "confusion_axes", "labels", "errors")}
+        return x
+    return trim(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The subcommands' work: select items, judge, compute statistics, write results files."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from judge import calibrate as cal
+from judge import hallucination as hal
+from judge import pairwise as pw
+from judge import stats
+from judge.client import JudgeClient
+from judge.injection import run_injection, sample_ids
+from judge.inputs import (
+    RUBRIC_DIR,
+    EvalItem,
+    InputError,
+    answers_path,
+    load_answers,
+    load_eval_items,
+    load_hallucination_rubric,
+    load_pairwise_rubric,
+    model_name,
+)
+from supportbot.jsonl import write_jsonl
+
+
+@dataclass
+class Run:
+    """Everything one CLI invocation needs; filled by run.py."""
+
+    client: JudgeClient
+    eval_path: Path
+    baseline: str
+    candidate: str
+    out_dir: Path
+    rubric_dir: Path = RUBRIC_DIR
+    limit: int | None = None
+    ids: list[str] | None = None
+    seed: int = 0
+    resamples: int = stats.DEFAULT_RESAMPLES
+    progress: bool = True
+    injection_n: int = 10
+    rubric_limit: int | None = None
+    _items: dict[str, EvalItem] | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- inputs
+    @property
+    def judge(self) -> str:
+        return self.client.cfg.name
+
+    @property
+    def judgments_dir(self) -> Path:
+        return self.out_dir / "judgments"
+
+    def items(self) -> dict[str, EvalItem]:
+        if self._items is None:
+            self._items = load_eval_items(self.eval_path)
+        return self._items
+
+    def selected(self, *answer_sets: dict[str, dict]) -> tuple[list[str], dict[str, list[str]]]:
+        """Eval ids to judge (eval order), after --ids/--limit; ids lacking an answer are reported."""
+        items = self.items()
+        ids = list(items)
+        if self.ids:
+            unknown = [i for i in self.ids if i not in items]
+            if unknown:
+                raise InputError(f"--ids not in {self.eval_path}: {', '.join(unknown)}")
+            ids = [i for i in ids if i in set(self.ids)]
+        if self.limit is not None:
+            ids = ids[: self.limit]
+        missing = {name: [i for i in ids if i not in ans] for name, ans in zip(self.model_names(), answer_sets, strict=False)}
+        keep = [i for i in ids if all(i in ans for ans in answer_sets)]
+        return keep, {k: v for k, v in missing.items() if v}
+
+    def model_names(self) -> list[str]:
+        return [model_name(self.baseline), model_name(self.candidate)]
+
+    def answers(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        return load_answers(answers_path(self.baseline)), load_answers(answers_path(self.candidate))
+
+    def threshold(self, kind: str) -> float:
+        """Logprob threshold fitted by `calibrate` for this judge, else 0.5 (with a warning)."""
+        if self.client.cfg.verdict_mode != "logprobs":
+            return 0.5
+        path = self.out_dir / "calibration.json"
+        if path.is_file():
+            data = json.loads(path.read_text())
+            if data.get("judge") == self.judge and (data.get(kind) or {}).get("threshold") is not None:
+                return float(data[kind]["threshold"])
+        warn(f"no fitted {kind} threshold for judge {self.judge!r} in {path}: using 0.5 (run `calibrate` first)")
+        return 0.5
+
+    def write_records(self, name: str, rows: list[dict[str, Any]]) -> Path:
+        path = self.judgments_dir / f"{name}-{self.judge}.jsonl"
+        write_jsonl(path, rows)
+        return path
+
+
+def warn(msg: str) -> None:
+    print(f"WARNING: {msg}", file=sys.stderr, flush=True)
+
+
+def loud_warning(lines: list[str]) -> None:
+    bar = "!" * 78
+    print("\n".join([bar, *[f"!!! {x}" for x in lines], bar]), file=sys.stderr, flush=True)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------ subcommands
+def do_pairwise(run: Run) -> dict[str, Any]:
+    base, cand = run.answers()
+    ids, missing = run.selected(base, cand)
+    items = run.items()
+    pairs = [(items[i], base[i]["answer"], cand[i]["answer"]) for i in ids]
+    records = pw.judge_pairs(run.client, pairs, threshold=run.threshold("pairwise"), progress=run.progress)
+    bname, cname = run.model_names()
+    for r in records:
+        r.update(baseline=bname, candidate=cname, x=bname, y=cname,
+                 winner_model={"x": bname, "y": cname}.get(r["winner"], r["winner"]))
+    path = run.write_records("pairwise", records)
+    summary = pw.summarize(records, bname, cname, base, cand, seed=run.seed, n_resamples=run.resamples)
+    summary.update(missing_answers=missing, records=str(path))
+    return summary
+
+
+def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    base, cand = run.answers()
+    ids, missing = run.selected(base, cand)
+    items = run.items()
+    names = run.model_names()
+    jobs = [(items[i], name, ans[i]["answer"]) for name, ans in zip(names, (base, cand), strict=True) for i in ids]
+    records = hal.judge_answers(run.client, jobs, threshold=run.threshold("hallucination"), progress=run.progress)
+    path = run.write_records("hallucination", records)
+    by_model = {n: [r for r in records if r["model"] == n] for n in names}
+    summary = {"models": {n: hal.summarize_model(rs, seed=run.seed, n_resamples=run.resamples) for n, rs in by_model.items()},
+               "difference_base_minus_tuned": hal.paired_difference(by_model[names[0]], by_model[names[1]],
+                                                                    seed=run.seed, n_resamples=run.resamples),
+               "baseline": names[0], "candidate": names[1], "missing_answers": missing, "records": str(path)}
+    return summary, records
+
+
+def do_calibrate(run: Run) -> dict[str, Any]:
+    items = run.items()
+    out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
+                           "kappa_min": cal.KAPPA_MIN, "threshold_note": "logprob thresholds are fitted in-sample on this rubric set"}
+    for kind, loader, fn in (("hallucination", load_hallucination_rubric, cal.calibrate_hallucination),
+                             ("pairwise", load_pairwise_rubric, cal.calibrate_pairwise)):
+        path = run.rubric_dir / f"{kind}.jsonl"
+        if not path.is_file():
+            out[kind] = None
+            warn(f"{path} not found: the {kind} judge cannot be calibrated (see judge/RUBRIC.md)")
+            continue
+        rubric = loader(path)[: run.rubric_limit]
+        metrics, records = fn(run.client, items, rubric, progress=run.progress)
+        metrics["records"] = str(run.write_records(f"calibration-{kind}", records))
+        out[kind] = metrics
+    out["calibrated"] = {"hallucination": cal.is_calibrated(out["hallucination"], ("binary", "kappa")),
+                         "pairwise": cal.is_calibrated(out["pairwise"], ("kappa",))}
+    return out
+
+
+def do_injection(run: Run) -> dict[str, Any]:
+    base, cand = run.answers()
+    ids, _ = run.selected(base, cand)
+    chosen = sample_ids(ids, run.injection_n, run.seed)
+    items = run.items()
+    thr = run.threshold("pairwise")
+    clean = pw.judge_pairs(run.client, [(items[i], base[i]["answer"], cand[i]["answer"]) for i in chosen],
+                           threshold=thr, desc="injection (clean)", progress=run.progress)
+    res = run_injection(run.client, clean, items, base, cand, threshold=thr, progress=run.progress)
+    res["records"] = str(run.write_records("injection", res.pop("rows")))
+    res["sampled_ids"] = chosen
+    return res
+
+
+def corrected_rates(hsum: dict[str, Any], hrecords: list[dict[str, Any]], calib: dict[str, Any], *, seed: int,
+                    resamples: int) -> dict[str, Any]:
+    """Rogan–Gladen-corrected overall hallucination rate per model (needs the hallucination rubric)."""
+    h = calib.get("hallucination")
+    out = {}
+    for name in hsum["models"]:
+        obs = [hal.is_hallucinated(r["verdict"]) for r in hrecords if r["model"] == name and r["verdict"] in hal.SCORED]
+        out[name] = (stats.rogan_gladen_ci(obs, h["truth_binary"], h["judge_binary"], seed=seed, n_resamples=resamples)
+                     if h else {"estimate": None, "note": "no hallucination rubric set: no correction possible"})
+    return out
+
+
+def do_all(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    t0 = time.perf_counter()
+    calib = do_calibrate(run)
+    write_json(run.out_dir / "calibration.json", calib)
+    pair = do_pairwise(run)
+    hsum, hrecs = do_hallucination(run)
+    hsum["corrected_overall_rate"] = corrected_rates(hsum, hrecs, calib, seed=run.seed, resamples=run.resamples)
+    calibrated = calib["calibrated"]
+    summary = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
+               "status": "calibrated" if all(calibrated.values()) else "uncalibrated", "calibrated": calibrated,
+               "calibration_kappa": {"hallucination_binary": (calib["hallucination"] or {}).get("binary", {}).get("kappa"),
+                                     "pairwise": (calib["pairwise"] or {}).get("kappa")},
+               "pairwise": pair, "hallucination": hsum, "wall_s": round(time.perf_counter() - t0, 1)}
+    return summary, calib

@@ -1,0 +1,95 @@
+"""One judge verdict: ask (cache first), parse strictly, one repair request, else ``unparseable``.
+
+In ``logprobs`` mode the raw verdict-token probabilities are kept in the record, so a threshold
+fitted later on the rubric set is applied without asking the judge again (:func:`apply_threshold`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judge.client import JudgeCallError, JudgeClient
+from judge.parse import (
+    UNPARSEABLE,
+    VerdictParseError,
+    parse_hallucination,
+    parse_hallucination_logprobs,
+    parse_pairwise,
+    parse_pairwise_logprobs,
+)
+from judge.prompting import repair_messages
+
+ERROR = "error"  # the request failed after every retry (not cached: a rerun asks again)
+
+
+def _usage(*resps: dict[str, Any]) -> dict[str, Any]:
+    return {"prompt_tokens": sum(r.get("prompt_tokens", 0) for r in resps),
+            "completion_tokens": sum(r.get("completion_tokens", 0) for r in resps),
+            "latency_s": round(sum(r.get("latency_s", 0.0) for r in resps), 3),
+            "cached": all(r.get("cached") for r in resps)}
+
+
+def ask(client: JudgeClient, messages: list[dict], kind: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Judge one prompt; ``kind`` is ``pairwise`` or ``hallucination``. Returns a verdict record."""
+    logprobs = client.cfg.verdict_mode == "logprobs"
+    try:
+        resp = client.complete(messages, logprobs=logprobs, meta={"kind": kind, **meta})
+    except JudgeCallError as exc:
+        return {"verdict": ERROR, "error": str(exc)[:300], "cached": False}
+    if logprobs:
+        try:
+            parsed = (parse_pairwise_logprobs if kind == "pairwise" else parse_hallucination_logprobs)(resp["top_logprobs"])
+        except VerdictParseError as exc:
+            return {"verdict": UNPARSEABLE, "raw": resp["content"], "parse_error": str(exc), **_usage(resp)}
+        return {"verdict": None, **parsed, "raw": resp["content"], **_usage(resp)}  # verdict set by apply_threshold
+    parser = parse_pairwise if kind == "pairwise" else parse_hallucination
+    try:
+        return {**parser(resp["content"]), "repaired": False, "raw": resp["content"], **_usage(resp)}
+    except VerdictParseError as first:
+        try:
+            fix = client.complete(repair_messages(client.cfg, messages, resp["content"], str(first)),
+                                  meta={"kind": kind + "-repair", **meta})
+        except JudgeCallError as exc:
+            return {"verdict": UNPARSEABLE, "raw": resp["content"], "parse_error": f"{first}; repair failed: {exc}",
+                    **_usage(resp)}
+        try:
+            return {**parser(fix["content"]), "repaired": True, "raw": fix["content"], **_usage(resp, fix)}
+        except VerdictParseError as second:
+            return {"verdict": UNPARSEABLE, "raw": fix["content"], "parse_error": f"{first}; after repair: {second}",
+                    "repaired": True, **_usage(resp, fix)}
+
+
+def apply_threshold(rec: dict[str, Any], kind: str, threshold: float) -> dict[str, Any]:
+    """Set ``verdict`` of a logprobs record from its probabilities (no-op for JSON records)."""
+    if rec.get("verdict") in (UNPARSEABLE, ERROR) or ("p_a" not in rec and "probs" not in rec):
+        return rec
+    rec = dict(rec)
+    if kind == "pairwise":
+        rec["verdict"] = "A" if rec["p_a"] >= threshold else "B"
+    else:
+        p = rec["probs"]
+        attempted = p["0"] + p["1"] + p["2"]
+        if p["not_attempted"] > max(p["0"], p["1"], p["2"]):
+            rec["verdict"] = "not_attempted"
+        elif attempted > 0 and (p["1"] + p["2"]) / attempted >= threshold:
+            rec["verdict"] = "2" if p["2"] >= p["1"] else "1"
+        else:
+            rec["verdict"] = "0"
+        rec.setdefault("claims", [])
+    rec["threshold"] = threshold
+    return rec
+
+
+def combine_orders(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Pair verdict from both orders: first order shows (x, y), second shows (y, x).
+
+    Returns ``winner`` in ``x`` / ``y`` / ``tie`` / ``unparseable`` / ``error`` and ``consistent``
+    (MT-Bench rule: a verdict that flips with the order is a tie).
+    """
+    v1, v2 = first.get("verdict"), second.get("verdict")
+    for bad in (ERROR, UNPARSEABLE):
+        if bad in (v1, v2):
+            return {"winner": bad, "consistent": None}
+    w1 = {"A": "x", "B": "y", "tie": "tie"}[v1]
+    w2 = {"A": "y", "B": "x", "tie": "tie"}[v2]
+    return {"winner": w1 if w1 == w2 else "tie", "consistent": w1 == w2}
