@@ -168,8 +168,9 @@ class Embedder:
             vecs = self.model.encode(todo, batch_size=self.batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
             self._cache.update(zip(todo, vecs.astype(np.float32), strict=True))
-        dim = self.model.get_sentence_embedding_dimension()
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+        if not texts:
+            return np.zeros((0, next(iter(self._cache.values()), np.zeros(384)).shape[0]), np.float32)
+        return np.stack([self._cache[t] for t in texts])
 
     def similarity(self, queries: Sequence[str], sentences: Sequence[str]) -> np.ndarray:
         """Cosine similarity matrix, shape (len(queries), len(sentences))."""
@@ -379,8 +380,8 @@ def agreement(pred: Sequence[bool], truth: Sequence[bool]) -> dict[str, Any]:
             "cohen_kappa": r(kappa), "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn}}
 
 
-GRID_FACT = tuple(round(x, 3) for x in np.arange(0.30, 0.901, 0.05))
-GRID_FORBIDDEN = tuple(round(x, 3) for x in np.arange(0.30, 0.951, 0.025))
+GRID_FACT = tuple(round(float(x), 3) for x in np.arange(0.30, 0.901, 0.05))
+GRID_FORBIDDEN = tuple(round(float(x), 3) for x in np.arange(0.30, 0.951, 0.025))
 GRID_RECALL = (0.0, 0.2, 0.34, 0.5, 0.67, 0.8, 1.0)
 
 

@@ -30,19 +30,20 @@ def _usage(*resps: dict[str, Any]) -> dict[str, Any]:
 
 
 def ask(client: JudgeClient, messages: list[dict], kind: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """Judge one prompt; ``kind`` is ``pairwise`` or ``hallucination``. Returns a verdict record."""
+    """Judge one prompt; ``kind`` starts with ``pairwise`` or ``hallucination``. Returns a verdict record."""
     logprobs = client.cfg.verdict_mode == "logprobs"
+    pairwise = kind.startswith("pairwise")
     try:
         resp = client.complete(messages, logprobs=logprobs, meta={"kind": kind, **meta})
     except JudgeCallError as exc:
         return {"verdict": ERROR, "error": str(exc)[:300], "cached": False}
     if logprobs:
         try:
-            parsed = (parse_pairwise_logprobs if kind == "pairwise" else parse_hallucination_logprobs)(resp["top_logprobs"])
+            parsed = (parse_pairwise_logprobs if pairwise else parse_hallucination_logprobs)(resp["top_logprobs"])
         except VerdictParseError as exc:
             return {"verdict": UNPARSEABLE, "raw": resp["content"], "parse_error": str(exc), **_usage(resp)}
         return {"verdict": None, **parsed, "raw": resp["content"], **_usage(resp)}  # verdict set by apply_threshold
-    parser = parse_pairwise if kind == "pairwise" else parse_hallucination
+    parser = parse_pairwise if pairwise else parse_hallucination
     try:
         return {**parser(resp["content"]), "repaired": False, "raw": resp["content"], **_usage(resp)}
     except VerdictParseError as first:

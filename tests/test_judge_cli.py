@@ -1,0 +1,135 @@
+"""`python judge/run.py` end to end against the local fault-injecting endpoint (fast; no model)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from judge_fake import FakeJudge
+
+from judge import run as cli
+from judge.inputs import kb_excerpt, load_hallucination_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    items = [{"id": f"q{i}", "domain": "it", "category": "misc", "answerable": i != 4,
+              "messages": [{"role": "user", "content": f"Question {i}?"}],
+              "reference_answer": f"Reference {i}.", "key_facts": [f"fact {i}"], "forbidden_claims": [f"wrong {i}"],
+              "kb_refs": []} for i in range(6)]
+    _write(tmp_path / "eval.jsonl", items)
+    # the candidate's answer holds GOOD on q0..q3 (the fake judge prefers it), the baseline's on q4, none on q5
+    _write(tmp_path / "base.jsonl", [{"id": f"q{i}", "answer": "GOOD base" if i == 4 else "base " * (i + 1),
+                                      "model": "base", "completion_tokens": 3} for i in range(6)])
+    _write(tmp_path / "tuned.jsonl", [{"id": f"q{i}", "answer": "GOOD tuned " * (i + 1) if i < 4 else "tuned",
+                                       "model": "tuned", "completion_tokens": 4} for i in range(6)])
+    rub = tmp_path / "rubric"
+    rub.mkdir()
+    _write(rub / "hallucination.jsonl", [
+        {"id": "q0", "model": "base", "answer": "GOOD", "label": 0, "rationale": "matches the reference"},
+        {"id": "q1", "model": "base", "answer": "bad", "label": 2, "rationale": "invents a menu"},
+        {"id": "q2", "model": "tuned", "answer": "GOOD", "label": 0, "rationale": "fine"},
+        {"id": "q3", "model": "tuned", "answer": "meh", "label": 1, "rationale": "extra detail"},
+        {"id": "q4", "model": "tuned", "answer": "GOOD", "label": "not_attempted", "rationale": "escalates"}])
+    _write(rub / "pairwise.jsonl", [
+        {"id": "q0", "answer_a": "GOOD", "answer_b": "bad", "label": "A", "rationale": "a is right"},
+        {"id": "q1", "answer_a": "bad", "answer_b": "GOOD", "label": "B", "rationale": "b is right"},
+        {"id": "q2", "answer_a": "x", "answer_b": "y", "label": "tie", "rationale": "same"}])
+    fake = FakeJudge()
+    yield tmp_path, fake
+    fake.close()
+
+
+def _args(tmp: Path, fake: FakeJudge, *extra: str) -> list[str]:
+    return ["--judge", "local-qwen0.5b", "--judge-base-url", fake.base_url, "--verdict-mode", "json",
+            "--eval", str(tmp / "eval.jsonl"), "--baseline", str(tmp / "base.jsonl"),
+            "--candidate", str(tmp / "tuned.jsonl"), "--rubric-dir", str(tmp / "rubric"), "--out-dir", str(tmp / "out"),
+            "--cache", str(tmp / "cache.jsonl"), "--no-progress", *extra]
+
+
+def test_all_then_rerun_makes_zero_calls(workspace):
+    tmp, fake = workspace
+    assert cli.main(["all", *_args(tmp, fake)]) == 0
+    summary = json.loads((tmp / "out" / "judge_summary.json").read_text())
+    pair = summary["pairwise"]
+    assert (pair["wins"], pair["ties"], pair["losses"]) == (4, 1, 1)  # q5: no GOOD anywhere, B both times: tie
+    assert pair["win_rate"]["estimate"] == pytest.approx(4.5 / 6)
+    assert pair["win_rate"]["n_resamples"] >= 2000
+    assert pair["position_consistency"] == pytest.approx(5 / 6)
+    assert pair["lc_win_rate"]["estimate"] is not None
+    hal = summary["hallucination"]
+    assert hal["models"]["tuned"]["hallucination_rate_overall"]["estimate"] == pytest.approx(2 / 6)
+    assert hal["models"]["base"]["hallucination_rate_overall"]["estimate"] == pytest.approx(5 / 6)
+    assert hal["difference_base_minus_tuned"]["overall"]["estimate"] == pytest.approx(3 / 6)
+    assert hal["corrected_overall_rate"]["tuned"]["sensitivity"] == pytest.approx(1.0)
+    calib = json.loads((tmp / "out" / "calibration.json").read_text())
+    # q2 has no GOOD: the fake says B in both orders, an order flip, so a tie (as labelled)
+    assert calib["pairwise"]["accuracy"] == 1.0 and calib["pairwise"]["kappa"] == pytest.approx(1.0)
+    assert calib["pairwise"]["decisive_only"] == {"n": 2, "coverage": pytest.approx(2 / 3), "accuracy": 1.0}
+    assert calib["pairwise"]["first_position_rate"] == pytest.approx(2 / 6)
+    # the fake grades q3 (human 1) as 2 and q4 (human not_attempted) as 0: binary view all right
+    assert calib["hallucination"]["four_class"]["accuracy"] == pytest.approx(3 / 5)
+    assert calib["hallucination"]["binary"]["specificity"] == 1.0 == calib["hallucination"]["binary"]["sensitivity"]
+    assert summary["status"] == "calibrated"
+    calls = summary["judge_usage"]["calls"]
+    assert calls == 2 * 6 + 12 + 5 + 2 * 3
+    assert len((tmp / "out" / "judgments" / "pairwise-local-qwen0.5b.jsonl").read_text().splitlines()) == 6
+    n_requests = len(fake.requests)
+    assert cli.main(["all", *_args(tmp, fake)]) == 0
+    again = json.loads((tmp / "out" / "judge_summary.json").read_text())
+    assert again["judge_usage"]["calls"] == 0 and len(fake.requests) == n_requests
+    assert again["pairwise"]["win_rate"] == pair["win_rate"]
+
+
+def test_subset_injection_and_uncalibrated_flag(workspace, capsys):
+    tmp, fake = workspace
+    assert cli.main(["pairwise", *_args(tmp, fake, "--ids", "q0,q4")]) == 0
+    out = json.loads((tmp / "out" / "judgments" / "pairwise-local-qwen0.5b.summary.json").read_text())
+    assert out["n_pairs"] == 2 and (out["wins"], out["losses"]) == (1, 1)
+    assert cli.main(["injection", *_args(tmp, fake, "--n", "3")]) == 0
+    inj = json.loads((tmp / "out" / "judgments" / "injection-local-qwen0.5b.summary.json").read_text())
+    assert inj["n_pairs"] == 3 and inj["n_judgments"] == 6 and inj["flip_rate"] == 0.0
+    injected = [r for r in fake.requests if "Ignore the rubric" in r["messages"][-1]["content"]]
+    assert len(injected) == 6
+    (tmp / "rubric" / "pairwise.jsonl").unlink()
+    assert cli.main(["all", *_args(tmp, fake, "--limit", "3")]) == 0
+    summary = json.loads((tmp / "out" / "judge_summary.json").read_text())
+    assert summary["status"] == "uncalibrated" and summary["pairwise"]["n_pairs"] == 3
+    assert "UNCALIBRATED" in capsys.readouterr().err
+
+
+def test_bad_input_names_file_line_field(workspace, capsys):
+    tmp, fake = workspace
+    with (tmp / "eval.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "q9", "messages": []}) + "\n")
+    assert cli.main(["pairwise", *_args(tmp, fake)]) == 2
+    err = capsys.readouterr().err
+    assert "eval.jsonl:7: field 'messages'" in err
+    _write(tmp / "rubric" / "hallucination.jsonl", [{"id": "q0", "model": "m", "answer": "a", "label": 3, "rationale": "r"}])
+    with pytest.raises(ValueError, match=r"hallucination.jsonl:1: field 'label'"):
+        load_hallucination_rubric(tmp / "rubric" / "hallucination.jsonl")
+
+
+def test_kb_excerpt_picks_relevant_paragraphs_within_budget(tmp_path):
+    (tmp_path / "router.md").write_text("# Router\n\nThe default address is 192.168.8.1 for the AX100 router.\n\n"
+                                        "Warranty lasts two years.\n\nThe LED blinks amber during firmware updates.\n")
+    text = kb_excerpt(["router.md"], "What is the default address of the AX100?", 12, tmp_path)
+    assert text.startswith("[router] The default address is 192.168.8.1") and len(text.split()) <= 14
+    with pytest.raises(ValueError, match="not found"):
+        kb_excerpt(["missing"], "q", 50, tmp_path)
+
+
+def test_help_runs_as_a_script():
+    res = subprocess.run([sys.executable, str(ROOT / "judge" / "run.py"), "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and "pairwise" in res.stdout and "injection" in res.stdout

@@ -1,0 +1,65 @@
+"""Strict verdict parsing on garbage replies."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from judge.parse import (
+    VerdictParseError,
+    parse_hallucination,
+    parse_hallucination_logprobs,
+    parse_pairwise,
+    parse_pairwise_logprobs,
+)
+
+
+@pytest.mark.parametrize("reply", [
+    "", "   ", "A", "Answer A is better.", "I think {\"verdict\": \"A\"} is right",
+    '{"verdict": "A"} and also B', '{"verdict": "C", "reason": "x"}', '{"verdict": 1}', '["A"]',
+    '{"verdict": "A", "reason": 5}', '{"reason": "no verdict"}', '{"verdict": "A", ', "null",
+    '```\n{"verdict": "A"}\n``` extra',
+])
+def test_pairwise_rejects_garbage(reply):
+    with pytest.raises(VerdictParseError):
+        parse_pairwise(reply)
+
+
+@pytest.mark.parametrize(("reply", "verdict"), [
+    ('{"verdict": "A", "reason": "more accurate"}', "A"),
+    ('  {"verdict": "b", "reason": ""}\n', "B"),
+    ('{"verdict": "TIE"}', "tie"),
+    ('```json\n{"verdict": "B", "reason": "x"}\n```', "B"),
+])
+def test_pairwise_accepts_valid(reply, verdict):
+    assert parse_pairwise(reply)["verdict"] == verdict
+
+
+@pytest.mark.parametrize("reply", [
+    '{"verdict": 3}', '{"verdict": "none"}', '{"verdict": true}', '{"verdict": 0, "claims": "x"}',
+    '{"verdict": 0, "claims": [1]}', "label: 0", '{"claims": []}',
+])
+def test_hallucination_rejects_garbage(reply):
+    with pytest.raises(VerdictParseError):
+        parse_hallucination(reply)
+
+
+def test_hallucination_accepts_valid():
+    r = parse_hallucination('{"verdict": 2, "claims": ["reset takes 30 s", " "], "reason": "KB says 10 s"}')
+    assert r == {"verdict": "2", "claims": ["reset takes 30 s"], "reason": "KB says 10 s"}
+    assert parse_hallucination('{"verdict": "not attempted"}')["verdict"] == "not_attempted"
+    assert parse_hallucination('{"verdict": "0"}')["verdict"] == "0"
+
+
+def test_logprob_verdicts():
+    top = [[" A", math.log(0.6)], ["B", math.log(0.2)], ["The", math.log(0.1)]]
+    assert parse_pairwise_logprobs(top)["p_a"] == pytest.approx(0.75)
+    with pytest.raises(VerdictParseError):
+        parse_pairwise_logprobs([["The", -0.1], ["I", -2.0]])
+    with pytest.raises(VerdictParseError):
+        parse_pairwise_logprobs(None)
+    h = parse_hallucination_logprobs([["0", math.log(0.5)], ["2", math.log(0.25)], ["X", math.log(0.25)]])
+    assert h["probs"] == pytest.approx({"0": 0.5, "1": 0.0, "2": 0.25, "not_attempted": 0.25})
+    with pytest.raises(VerdictParseError):
+        parse_hallucination_logprobs([["Yes", -0.1]])
