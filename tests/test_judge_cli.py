@@ -133,3 +133,32 @@ def test_help_runs_as_a_script():
     res = subprocess.run([sys.executable, str(ROOT / "judge" / "run.py"), "--help"], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 0 and "pairwise" in res.stdout and "injection" in res.stdout
+
+
+def test_rubric_sheet_sample_and_finalize(workspace):
+    from judge import make_rubric_sheet as mrs
+    from judge.inputs import load_pairwise_rubric
+
+    tmp, _ = workspace
+    sheets, rubric = tmp / "sheets", tmp / "labels"
+    rubric.mkdir()
+    args = ["sample", "--eval", str(tmp / "eval.jsonl"), "--models", str(tmp / "base.jsonl"), str(tmp / "tuned.jsonl"),
+            "--n-hallucination", "8", "--n-pairs", "4", "--out", str(sheets)]
+    assert mrs.main(args) == 0
+    first = (sheets / "pairwise_sheet.jsonl").read_text()
+    assert mrs.main(args) == 0 and (sheets / "pairwise_sheet.jsonl").read_text() == first  # seeded
+    hal = [json.loads(x) for x in (sheets / "hallucination_sheet.jsonl").read_text().splitlines()]
+    assert len(hal) == 8 and {r["model"] for r in hal} == {"base", "tuned"}
+    assert hal[0]["id"] == "q4"  # the unanswerable question comes first
+    assert len({(r["id"], r["model"]) for r in hal}) == 8
+    pairs = [json.loads(x) for x in first.splitlines()]
+    assert len(pairs) == 4 and all("model_a" not in r for r in pairs)  # blind
+    assert mrs.main(["finalize", "--sheets", str(sheets), "--rubric-dir", str(rubric)]) == 2  # unlabelled
+    for name, label in (("hallucination_sheet.jsonl", 0), ("pairwise_sheet.jsonl", "tie")):
+        rows = [json.loads(x) for x in (sheets / name).read_text().splitlines()]
+        _write(sheets / name, [{**r, "label": label, "rationale": "checked"} for r in rows])
+    assert mrs.main(["finalize", "--sheets", str(sheets), "--rubric-dir", str(rubric)]) == 0
+    labelled = load_pairwise_rubric(rubric / "pairwise.jsonl")
+    assert len(labelled) == 4 and {r.model_a for r in labelled} <= {"base", "tuned"}
+    assert len(load_hallucination_rubric(rubric / "hallucination.jsonl")) == 8
+    assert mrs.main(["finalize", "--sheets", str(sheets), "--rubric-dir", str(rubric)]) == 2  # never overwrites
