@@ -21,11 +21,13 @@ agreement figures in-sample and by 5-fold cross-validation (the honest figure: t
 points and the rubric set is small), writes ``results/reference_check_fit.json`` and saves the
 thresholds into ``judge/configs/reference_check.yaml``.
 
-Default thresholds (used until ``fit`` has run; chosen by hand, not fitted): fact 0.60, forbidden
-0.70 (MiniLM cosine: paraphrases of one step score about 0.6-0.9, unrelated support sentences
-below 0.3, different steps on the same topic 0.3-0.6; a wrong claim worded like a right one can
-score high, so forbidden hits need a stricter bar), min_recall 0 (recall is reported, not used to
-flag).
+A forbidden claim only counts when the sentence is also at least ``forbidden_margin`` closer to it
+than to every key fact and reference-answer sentence (MiniLM scores any two sentences about the same
+printer at 0.7-0.9, so "Reinstall Windows to fix the printer" is close to "Restart the printer"
+too); likewise a sentence closer to a forbidden claim than to a key fact does not cover that fact.
+
+Default thresholds (used until ``fit`` has run; chosen by hand on the test fixtures, not fitted):
+fact 0.60, forbidden 0.60 with margin 0.0, min_recall 0 (recall is reported, not used to flag).
 
 Limits: embeddings see topic and wording, not truth: negations ("do not restart") and swapped
 details (a wrong menu path) can look similar to the fact. It is a cheap cross-check beside the LLM
@@ -42,7 +44,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+for _p in (ROOT / "src", ROOT):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
+from judge.inputs import InputError, load_eval_items, load_hallucination_rubric  # noqa: E402
+from judge.stats import bootstrap_ci, cohen_kappa, sensitivity_specificity  # noqa: E402
 from supportbot.jsonl import JsonlError, iter_jsonl, write_jsonl  # noqa: E402
 from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
 
@@ -63,7 +68,6 @@ DEFAULT_RUBRIC = ROOT / "judge" / "rubric" / "hallucination.jsonl"
 DEFAULT_OUT = RESULTS_DIR / "reference_check.json"
 DEFAULT_ROWS = RESULTS_DIR / "reference_check_rows.jsonl"
 DEFAULT_FIT_OUT = RESULTS_DIR / "reference_check_fit.json"
-LABELS = {0, 1, 2, "not_attempted"}
 
 
 class ReferenceCheckError(ValueError):
@@ -76,8 +80,9 @@ class ReferenceCheckError(ValueError):
 @dataclass(frozen=True)
 class Thresholds:
     fact_threshold: float = 0.60
-    forbidden_threshold: float = 0.70
+    forbidden_threshold: float = 0.60
     min_recall: float = 0.0  # 0 disables flagging by low recall
+    forbidden_margin: float = 0.0  # how much closer to the forbidden claim than to any correct statement
 
 
 @dataclass
@@ -95,14 +100,15 @@ def load_config(path: Path = CONFIG_PATH) -> Config:
     if not path.is_file():
         return Config()
     raw = yaml.safe_load(path.read_text()) or {}
-    known = {"fact_threshold", "forbidden_threshold", "min_recall", "bootstrap_resamples", "seed", "fitted"}
+    names = ("fact_threshold", "forbidden_threshold", "min_recall", "forbidden_margin")
+    known = {*names, "bootstrap_resamples", "seed", "fitted"}
     unknown = set(raw) - known
     if unknown:
         raise ReferenceCheckError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-    th = {k: float(raw[k]) for k in ("fact_threshold", "forbidden_threshold", "min_recall") if k in raw}
+    th = {k: float(raw[k]) for k in names if k in raw}
     for key, value in th.items():
-        if not 0.0 <= value <= 1.0:
-            raise ReferenceCheckError(f"{path}: field '{key}' must be within [0, 1], got {value}")
+        if not -1.0 <= value <= 1.0:
+            raise ReferenceCheckError(f"{path}: field '{key}' must be within [-1, 1], got {value}")
     return Config(thresholds=Thresholds(**th), bootstrap_resamples=int(raw.get("bootstrap_resamples", 2000)),
                   seed=int(raw.get("seed", 0)), fitted=raw.get("fitted"))
 
@@ -182,94 +188,76 @@ class Embedder:
 
 @dataclass(frozen=True)
 class EvalRef:
-    id: str | int
+    id: str
     key_facts: list[str]
     forbidden_claims: list[str]
     reference_answer: str | None
 
 
-def _str_list(row: dict, key: str, where: str) -> list[str]:
-    if key not in row:
-        raise ReferenceCheckError(f"{where}: missing field '{key}'")
-    value = row[key]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ReferenceCheckError(f"{where}: field '{key}' must be a list of non-empty strings")
-    return value
-
-
-def _rows(path: Path) -> Iterable[tuple[int, dict]]:
-    if not path.is_file():
-        raise ReferenceCheckError(f"{path}: file not found")
+def load_references(path: Path) -> dict[str, EvalRef]:
+    """Eval items by id (as a string), read with the judge's own eval reader (``judge/inputs.py``)."""
     try:
-        yield from iter_jsonl(path)
-    except JsonlError as exc:
+        items = load_eval_items(path)
+    except InputError as exc:
         raise ReferenceCheckError(str(exc)) from None
-
-
-def load_references(path: Path) -> dict[Any, EvalRef]:
-    """Eval items by id, with their key facts, forbidden claims and reference answer."""
-    refs: dict[Any, EvalRef] = {}
-    for line, row in _rows(path):
-        where = f"{path}:{line}"
-        if "id" not in row:
-            raise ReferenceCheckError(f"{where}: missing field 'id'")
-        if row["id"] in refs:
-            raise ReferenceCheckError(f"{where}: duplicate id {row['id']!r}")
-        ref = row.get("reference_answer")
-        if ref is not None and not isinstance(ref, str):
-            raise ReferenceCheckError(f"{where}: field 'reference_answer' must be a string")
-        refs[row["id"]] = EvalRef(row["id"], _str_list(row, "key_facts", where),
-                                  _str_list(row, "forbidden_claims", where), ref)
-    if not refs:
-        raise ReferenceCheckError(f"{path}: no eval rows")
+    refs = {rid: EvalRef(rid, list(it.key_facts), list(it.forbidden_claims), it.reference_answer or None)
+            for rid, it in items.items()}
+    if not any(r.key_facts or r.forbidden_claims for r in refs.values()):
+        raise ReferenceCheckError(f"{path}: no row has 'key_facts' or 'forbidden_claims'; nothing to check against")
     return refs
 
 
 @dataclass(frozen=True)
 class Answer:
-    id: str | int
+    id: str
     model: str
     answer: str
     where: str
-    label: int | str | None = None  # rubric rows only
+    label: str | None = None  # rubric rows only: "0", "1", "2" or "not_attempted"
 
 
-def load_answers(path: Path, refs: dict[Any, EvalRef], model: str | None = None) -> list[Answer]:
+def load_answers(path: Path, refs: dict[str, EvalRef], model: str | None = None) -> list[Answer]:
     """Rows of ``results/answers/<model>.jsonl`` (``id``, ``answer``); the model is the file's stem."""
+    if not path.is_file():
+        raise ReferenceCheckError(f"{path}: answers file not found (eval/generate.py writes results/answers/<model>.jsonl)")
     model = model or path.stem
     out, seen = [], set()
-    for line, row in _rows(path):
+    try:
+        rows = list(iter_jsonl(path, allow_truncated_tail=True))
+    except JsonlError as exc:
+        raise ReferenceCheckError(str(exc)) from None
+    for line, row in rows:
         where = f"{path}:{line}"
         for key in ("id", "answer"):
             if key not in row:
                 raise ReferenceCheckError(f"{where}: missing field '{key}'")
         if not isinstance(row["answer"], str):
             raise ReferenceCheckError(f"{where}: field 'answer' must be a string")
-        if row["id"] not in refs:
+        rid = str(row["id"])
+        if rid not in refs:
             raise ReferenceCheckError(f"{where}: field 'id' {row['id']!r} is not in the eval file")
-        if row["id"] in seen:
+        if rid in seen:
             raise ReferenceCheckError(f"{where}: duplicate id {row['id']!r}")
-        seen.add(row["id"])
-        out.append(Answer(row["id"], model, row["answer"], where))
+        seen.add(rid)
+        out.append(Answer(rid, model, row["answer"], where))
     return out
 
 
-def load_rubric(path: Path, refs: dict[Any, EvalRef]) -> list[Answer]:
-    """Rubric rows: ``id``, ``model``, ``answer``, ``label`` (0, 1, 2 or ``not_attempted``), ``rationale``."""
+def load_rubric(path: Path, refs: dict[str, EvalRef]) -> list[Answer]:
+    """Rubric rows (judge/RUBRIC.md): ``id``, ``model``, ``answer``, ``label`` (0/1/2/not_attempted), ``rationale``."""
     if not path.is_file():
         raise SystemExit(f"error: rubric file {path} not found. `fit` needs the manually labelled rubric set "
                          "(judge/RUBRIC.md; rows: id, model, answer, label 0/1/2/not_attempted, rationale).")
+    try:
+        labels = load_hallucination_rubric(path)
+    except InputError as exc:
+        raise ReferenceCheckError(str(exc)) from None
     out = []
-    for line, row in _rows(path):
-        where = f"{path}:{line}"
-        for key in ("id", "model", "answer", "label"):
-            if key not in row:
-                raise ReferenceCheckError(f"{where}: missing field '{key}'")
-        if row["label"] not in LABELS or isinstance(row["label"], bool):
-            raise ReferenceCheckError(f"{where}: field 'label' must be 0, 1, 2 or 'not_attempted', got {row['label']!r}")
-        if row["id"] not in refs:
-            raise ReferenceCheckError(f"{where}: field 'id' {row['id']!r} is not in the eval file")
-        out.append(Answer(row["id"], str(row["model"]), str(row["answer"]), where, row["label"]))
+    for n, lab in enumerate(labels, 1):
+        where = f"{path}: row {n}"
+        if str(lab.id) not in refs:
+            raise ReferenceCheckError(f"{where}: field 'id' {lab.id!r} is not in the eval file")
+        out.append(Answer(str(lab.id), lab.model, lab.answer, where, lab.label))
     return out
 
 
@@ -278,45 +266,57 @@ def load_rubric(path: Path, refs: dict[Any, EvalRef]) -> list[Answer]:
 
 @dataclass
 class Similarities:
-    """Per-answer maxima over sentences, kept so thresholds can be refitted without re-embedding."""
+    """Everything the thresholds act on, kept so they can be refitted without re-embedding.
+
+    ``fact_sims[k]``: best similarity of key fact k to an answer sentence that is not closer to a
+    forbidden claim (a sentence stating a forbidden claim does not cover a fact).
+    ``forbidden_pairs``: (similarity, margin) for every (forbidden claim, sentence) pair, where the
+    margin is the similarity minus that sentence's best similarity to any key fact or reference sentence.
+    """
 
     sentences: list[str]
-    fact_sims: np.ndarray  # (n_facts,)
+    fact_sims: np.ndarray
     fact_best: list[int]
-    forbidden_sims: np.ndarray  # (n_forbidden,)
-    forbidden_best: list[int]
+    forbidden_pairs: np.ndarray  # (n_forbidden, n_sentences, 2)
     reference_sim: float | None
 
 
 def similarities(emb: Embedder, answer: str, ref: EvalRef) -> Similarities:
     sents = split_sentences(answer)
-    def best(queries: list[str]) -> tuple[np.ndarray, list[int]]:
-        if not queries or not sents:
-            return np.zeros(len(queries), np.float32), [-1] * len(queries)
-        sim = emb.similarity(queries, sents)
-        return sim.max(axis=1), sim.argmax(axis=1).tolist()
-
-    fs, fb = best(ref.key_facts)
-    bs, bb = best(ref.forbidden_claims)
-    rsim = None
-    if ref.reference_answer and answer.strip():
-        rsim = float(emb.similarity([answer], [ref.reference_answer])[0, 0])
-    return Similarities(sents, fs, fb, bs, bb, rsim)
+    nf, nb, ns = len(ref.key_facts), len(ref.forbidden_claims), len(sents)
+    if not ns:
+        return Similarities(sents, np.zeros(nf), [-1] * nf, np.zeros((nb, 0, 2)), None)
+    facts = emb.similarity(ref.key_facts, sents) if nf else np.zeros((0, ns))
+    forb = emb.similarity(ref.forbidden_claims, sents) if nb else np.zeros((0, ns))
+    ref_sents = split_sentences(ref.reference_answer or "")
+    correct = np.vstack([facts, emb.similarity(ref_sents, sents) if ref_sents else np.zeros((0, ns))])
+    best_correct = correct.max(axis=0) if len(correct) else np.full(ns, -1.0)
+    best_forb = forb.max(axis=0) if nb else np.full(ns, -1.0)
+    usable = np.where(facts >= best_forb[None, :], facts, 0.0) if nf else facts
+    pairs = np.stack([forb, forb - best_correct[None, :]], axis=-1) if nb else np.zeros((0, ns, 2))
+    rsim = float(emb.similarity([answer], [ref.reference_answer])[0, 0]) if ref.reference_answer else None
+    return Similarities(sents, usable.max(axis=1) if nf else np.zeros(0),
+                        usable.argmax(axis=1).tolist() if nf else [], pairs, rsim)
 
 
 def decide(sim: Similarities, th: Thresholds) -> dict[str, Any]:
     covered = sim.fact_sims >= th.fact_threshold
-    hits = sim.forbidden_sims >= th.forbidden_threshold
+    p = sim.forbidden_pairs
+    pair_hit = (p[..., 0] >= th.forbidden_threshold) & (p[..., 1] >= th.forbidden_margin)
+    hits = pair_hit.any(axis=1) if p.shape[1] else np.zeros(p.shape[0], bool)
     recall = float(covered.mean()) if len(covered) else None
     low_recall = th.min_recall > 0 and recall is not None and recall < th.min_recall
     return {"recall": recall, "covered": covered, "hits": hits, "forbidden_hit": bool(hits.any()),
-            "flagged": bool(hits.any() or low_recall)}
+            "flagged": bool(hits.any() or low_recall),
+            "hit_sentence": [int(np.argmax(np.where(h, p[j, :, 0], -9))) if h.any() else -1
+                             for j, h in enumerate(pair_hit)]}
 
 
 def score_row(ans: Answer, ref: EvalRef, sim: Similarities, th: Thresholds) -> dict[str, Any]:
     d = decide(sim, th)
     def sent(i: int) -> str | None:
         return sim.sentences[i] if i >= 0 else None
+    best_forb = sim.forbidden_pairs[..., 0].max(axis=1) if sim.forbidden_pairs.shape[1] else np.zeros(len(d["hits"]))
     return {
         "id": ans.id, "model": ans.model, "n_sentences": len(sim.sentences),
         "key_fact_recall": None if d["recall"] is None else round(d["recall"], 4),
@@ -324,26 +324,19 @@ def score_row(ans: Answer, ref: EvalRef, sim: Similarities, th: Thresholds) -> d
         "reference_similarity": None if sim.reference_sim is None else round(sim.reference_sim, 4),
         "key_facts": [{"fact": f, "similarity": round(float(s), 4), "covered": bool(c), "best_sentence": sent(b)}
                       for f, s, c, b in zip(ref.key_facts, sim.fact_sims, d["covered"], sim.fact_best, strict=True)],
-        "forbidden_claims": [{"claim": f, "similarity": round(float(s), 4), "hit": bool(h), "best_sentence": sent(b)}
-                             for f, s, h, b in zip(ref.forbidden_claims, sim.forbidden_sims, d["hits"],
-                                                   sim.forbidden_best, strict=True)],
+        "forbidden_claims": [{"claim": f, "max_similarity": round(float(s), 4), "hit": bool(h),
+                              "hit_sentence": sent(i)}
+                             for f, s, h, i in zip(ref.forbidden_claims, best_forb, d["hits"], d["hit_sentence"],
+                                                   strict=True)],
     }
-
-
-def bootstrap_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0, alpha: float = 0.05) -> list[float] | None:
-    """Percentile bootstrap CI of the mean; None for fewer than two values."""
-    x = np.asarray(values, dtype=float)
-    if len(x) < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)
-    return [round(float(np.quantile(means, alpha / 2)), 4), round(float(np.quantile(means, 1 - alpha / 2)), 4)]
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict[str, Any]:
     def stat(values: list[float]) -> dict[str, Any]:
-        return {"mean": round(float(np.mean(values)), 4) if values else None, "n": len(values),
-                "ci95": bootstrap_ci(values, cfg.bootstrap_resamples, cfg.seed)}
+        ci = bootstrap_ci(values, n_resamples=cfg.bootstrap_resamples, seed=cfg.seed)
+        r = lambda v: None if v is None else round(v, 4)  # noqa: E731
+        return {"mean": r(ci["estimate"]), "ci95": [r(ci["ci_low"]), r(ci["ci_high"])] if len(values) > 1 else None,
+                "n": len(values)}
 
     per_model: dict[str, Any] = {}
     for model in sorted({r["model"] for r in rows}):
@@ -365,72 +358,86 @@ def summarise(rows: list[dict], cfg: Config) -> dict[str, Any]:
 
 def agreement(pred: Sequence[bool], truth: Sequence[bool]) -> dict[str, Any]:
     """Binary agreement of ``pred`` (flagged) with ``truth`` (hallucination per the rubric)."""
-    p, t = np.asarray(pred, bool), np.asarray(truth, bool)
-    tp, tn = int((p & t).sum()), int((~p & ~t).sum())
-    fp, fn = int((p & ~t).sum()), int((~p & t).sum())
+    p, t = [bool(x) for x in pred], [bool(x) for x in truth]
+    ss = sensitivity_specificity(t, p)
+    sens, spec = ss["sensitivity"], ss["specificity"]
     n = len(p)
-    sens = tp / (tp + fn) if tp + fn else None
-    spec = tn / (tn + fp) if tn + fp else None
-    bal = None if sens is None or spec is None else (sens + spec) / 2
-    acc = (tp + tn) / n if n else None
-    pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n**2 if n else None
-    kappa = None if acc is None or pe is None or pe == 1 else (acc - pe) / (1 - pe)
-    r = lambda v: None if v is None else round(v, 4)  # noqa: E731
-    return {"n": n, "balanced_accuracy": r(bal), "accuracy": r(acc), "sensitivity": r(sens), "specificity": r(spec),
-            "cohen_kappa": r(kappa), "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn}}
+    r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
+    return {"n": n, "balanced_accuracy": r(None if sens is None or spec is None else (sens + spec) / 2),
+            "accuracy": r((ss["tp"] + ss["tn"]) / n if n else None), "sensitivity": r(sens), "specificity": r(spec),
+            "cohen_kappa": r(cohen_kappa(t, p, [False, True])),
+            "confusion": {k: ss[k] for k in ("tp", "fp", "tn", "fn")}}
 
 
 GRID_FACT = tuple(round(float(x), 3) for x in np.arange(0.30, 0.901, 0.05))
 GRID_FORBIDDEN = tuple(round(float(x), 3) for x in np.arange(0.30, 0.951, 0.025))
+GRID_MARGIN = (-1.0, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
 GRID_RECALL = (0.0, 0.2, 0.34, 0.5, 0.67, 0.8, 1.0)
 
 
-def _grid() -> list[Thresholds]:
-    return [Thresholds(f, b, m) for f in GRID_FACT for b in GRID_FORBIDDEN for m in GRID_RECALL]
+def _flag_tensor(sims: list[Similarities]) -> np.ndarray:
+    """flagged[row, fact, forbidden, margin, recall] for every grid point (vectorised)."""
+    gf, gb, gm, gr = (np.asarray(g) for g in (GRID_FACT, GRID_FORBIDDEN, GRID_MARGIN, GRID_RECALL))
+    out = np.zeros((len(sims), len(gf), len(gb), len(gm), len(gr)), bool)
+    for i, s in enumerate(sims):
+        pairs = s.forbidden_pairs.reshape(-1, 2)
+        hit = ((pairs[:, 0, None, None] >= gb[None, :, None]) & (pairs[:, 1, None, None] >= gm[None, None, :])).any(0) \
+            if len(pairs) else np.zeros((len(gb), len(gm)), bool)
+        if len(s.fact_sims):
+            recall = (s.fact_sims[None, :] >= gf[:, None]).mean(axis=1)
+            low = (gr[None, :] > 0) & (recall[:, None] < gr[None, :])
+        else:
+            low = np.zeros((len(gf), len(gr)), bool)
+        out[i] = hit[None, :, :, None] | low[:, None, None, :]
+    return out
 
 
-def best_thresholds(sims: list[Similarities], truth: list[bool], grid: list[Thresholds]) -> tuple[Thresholds, float]:
-    """Grid point with the highest balanced accuracy; ties go to the earliest (lowest) point."""
-    best, best_bal = grid[0], -1.0
-    for th in grid:
-        bal = agreement([decide(s, th)["flagged"] for s in sims], truth)["balanced_accuracy"]
-        if bal is not None and bal > best_bal + 1e-12:
-            best, best_bal = th, bal
-    return best, best_bal
+def _balanced_accuracy(flags: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    pos, neg = truth.sum(), (~truth).sum()
+    sens = flags[truth].sum(axis=0) / max(pos, 1)
+    spec = (~flags[~truth]).sum(axis=0) / max(neg, 1)
+    return (sens + spec) / 2
 
 
-def cross_validated(sims: list[Similarities], truth: list[bool], grid: list[Thresholds], folds: int, seed: int) -> dict:
+def best_thresholds(flags: np.ndarray, truth: np.ndarray) -> Thresholds:
+    """Grid point with the highest balanced accuracy; ties go to the first in grid order."""
+    bal = _balanced_accuracy(flags, truth)
+    f, b, m, r = np.unravel_index(int(np.argmax(bal)), bal.shape)
+    return Thresholds(GRID_FACT[f], GRID_FORBIDDEN[b], GRID_RECALL[r], GRID_MARGIN[m])
+
+
+def cross_validated(sims: list[Similarities], truth: np.ndarray, folds: int, seed: int) -> dict[str, Any]:
     """k-fold CV: fit on k-1 folds, predict the held-out fold; agreement of the pooled predictions."""
-    n = len(sims)
-    order = np.random.default_rng(seed).permutation(n)
-    pred = np.zeros(n, bool)
+    flags = _flag_tensor(sims)
+    order = np.random.default_rng(seed).permutation(len(sims))
+    pred = np.zeros(len(sims), bool)
     for k in range(folds):
-        test = set(order[k::folds].tolist())
-        train = [i for i in range(n) if i not in test]
-        th, _ = best_thresholds([sims[i] for i in train], [truth[i] for i in train], grid)
+        test = order[k::folds]
+        train = np.setdiff1d(np.arange(len(sims)), test)
+        th = best_thresholds(flags[train], truth[train])
         for i in test:
             pred[i] = decide(sims[i], th)["flagged"]
-    return agreement(pred.tolist(), truth)
+    return agreement(pred.tolist(), truth.tolist())
 
 
-def fit(rubric: list[Answer], refs: dict[Any, EvalRef], emb: Embedder, cfg: Config, folds: int = 5) -> dict[str, Any]:
+def fit(rubric: list[Answer], refs: dict[str, EvalRef], emb: Embedder, cfg: Config, folds: int = 5) -> dict[str, Any]:
     attempted = [a for a in rubric if a.label != "not_attempted"]
-    truth = [int(a.label) >= 1 for a in attempted]
-    if len(set(truth)) < 2:
+    truth = np.array([int(a.label) >= 1 for a in attempted])
+    if len(set(truth.tolist())) < 2:
         raise SystemExit(f"error: the rubric needs attempted answers both with and without hallucination to fit "
-                         f"thresholds (got {sum(truth)} hallucinated of {len(truth)} attempted)")
+                         f"thresholds (got {int(truth.sum())} hallucinated of {len(truth)} attempted)")
     sims = [similarities(emb, a.answer, refs[a.id]) for a in attempted]
-    grid = _grid()
-    th, _ = best_thresholds(sims, truth, grid)
-    flags = lambda t: [decide(s, t)["flagged"] for s in sims]  # noqa: E731
+    flags = _flag_tensor(sims)
+    th = best_thresholds(flags, truth)
+    pred = lambda t: [decide(s, t)["flagged"] for s in sims]  # noqa: E731
+    folds = min(folds, len(attempted))
     return {
         "rubric_rows": len(rubric), "not_attempted_excluded": len(rubric) - len(attempted),
-        "hallucinated": sum(truth), "grid_points": len(grid),
+        "hallucinated": int(truth.sum()), "grid_points": int(flags[0].size),
         "fitted": asdict(th),
-        "agreement_in_sample": agreement(flags(th), truth),
-        "agreement_cross_validated": {"folds": min(folds, len(attempted)),
-                                      **cross_validated(sims, truth, grid, min(folds, len(attempted)), cfg.seed)},
-        "agreement_previous_thresholds": {"thresholds": asdict(cfg.thresholds), **agreement(flags(cfg.thresholds), truth)},
+        "agreement_in_sample": agreement(pred(th), truth.tolist()),
+        "agreement_cross_validated": {"folds": folds, **cross_validated(sims, truth, folds, cfg.seed)},
+        "agreement_previous_thresholds": {"thresholds": asdict(cfg.thresholds), **agreement(pred(cfg.thresholds), truth.tolist())},
     }
 
 
