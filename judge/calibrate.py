@@ -4,7 +4,8 @@ Hallucination: 4-class (0/1/2/not_attempted) accuracy, Cohen's kappa, macro-F1 a
 matrix, plus the binary view (hallucinated = label 1 or 2) with sensitivity and specificity, which
 feed the Rogan–Gladen correction. Pairwise: accuracy (all pairs and decisive pairs only), kappa,
 macro-F1, confusion matrix, position consistency and first-position rate (position bias).
-In logprobs mode the threshold is chosen on this same set (in-sample: stated in the output).
+In logprobs mode the hallucination threshold and the pairwise tie band are chosen on this same set
+(in-sample: stated in the output).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from judge.inputs import EvalItem, HallucinationLabel, InputError, PairwiseLabel
 KAPPA_MIN = 0.4
 H_LABELS = ["0", "1", "2", "not_attempted"]
 P_LABELS = ["A", "B", "tie"]
-THRESHOLD_GRID = [round(x, 3) for x in np.linspace(0.02, 0.98, 49)]
+THRESHOLD_GRID = [round(x, 3) for x in np.linspace(0.02, 0.98, 49)]  # hallucination: P(1)+P(2) cut
+TIE_BAND_GRID = [0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]  # pairwise
 
 
 def _item(items: dict[str, EvalItem], rid: str | int, where: str) -> EvalItem:
@@ -32,10 +34,11 @@ def _item(items: dict[str, EvalItem], rid: str | int, where: str) -> EvalItem:
     return items[str(rid)]
 
 
-def fit_threshold(score: Callable[[float], float | None]) -> float:
-    """The grid threshold with the best score (ties: closest to 0.5)."""
-    scores = {t: score(t) for t in THRESHOLD_GRID}
-    return float(max(THRESHOLD_GRID, key=lambda t: (scores[t] if scores[t] is not None else -9.0, -abs(t - 0.5))))
+def fit_threshold(score: Callable[[float], float | None], grid: list[float] = THRESHOLD_GRID,
+                  prefer: float = 0.5) -> float:
+    """The grid value with the best score (ties: the one closest to ``prefer``)."""
+    scores = {t: score(t) for t in grid}
+    return float(max(grid, key=lambda t: (scores[t] if scores[t] is not None else -9.0, -abs(t - prefer))))
 
 
 def agreement(truth: list[str], pred: list[str], labels: list[str]) -> dict[str, Any]:
@@ -103,7 +106,8 @@ def calibrate_pairwise(client: JudgeClient, items: dict[str, EvalItem], rubric: 
     records = pw.judge_pairs(client, pairs, desc="calibrate pairwise", progress=progress)
     threshold = None
     if client.cfg.verdict_mode == "logprobs":
-        threshold = fit_threshold(lambda t: pairwise_metrics(rubric, pw.rethreshold(records, t))["kappa"])
+        threshold = fit_threshold(lambda t: pairwise_metrics(rubric, pw.rethreshold(records, t))["kappa"],
+                                  TIE_BAND_GRID, prefer=0.0)
         records = pw.rethreshold(records, threshold)
     out = pairwise_metrics(rubric, records)
     out["threshold"] = threshold

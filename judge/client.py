@@ -57,10 +57,14 @@ def _is_retryable(exc: BaseException) -> bool:
 
 class JudgeClient:
     def __init__(self, cfg: JudgeConfig, *, cache_path: str | Path | None = None, backoff_base: float = 1.0,
-                 backoff_max: float = 30.0) -> None:
-        if not cfg.base_url:
+                 backoff_max: float = 30.0, endpoint: Callable[[], str] | None = None) -> None:
+        """``endpoint``: called once, on the first cache miss, to get a base URL (e.g. start a local
+        server); so a fully cached rerun starts nothing."""
+        if not cfg.base_url and endpoint is None:
             raise ValueError(f"judge {cfg.name!r} has no base_url: pass --judge-base-url or set launch: in its config")
         self.cfg = cfg
+        self._endpoint = endpoint
+        self._open_lock = threading.Lock()
         self.cache = JudgmentCache(cache_path or CACHE_DIR / f"{cfg.name}.jsonl")
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -70,13 +74,15 @@ class JudgeClient:
 
     # ------------------------------------------------------------------ plumbing
     def _openai(self) -> openai.OpenAI:
-        if self._client is None:
-            n = max(2, self.cfg.concurrency * 2)
-            http = httpx.Client(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                                timeout=self.cfg.timeout_s)
-            self._client = openai.OpenAI(base_url=self.cfg.base_url, api_key=self.cfg.api_key(),
-                                         timeout=self.cfg.timeout_s, max_retries=0, http_client=http)
-        return self._client
+        with self._open_lock:
+            if self._client is None:
+                base_url = self.cfg.base_url or self._endpoint()
+                n = max(2, self.cfg.concurrency * 2)
+                http = httpx.Client(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                                    timeout=self.cfg.timeout_s)
+                self._client = openai.OpenAI(base_url=base_url, api_key=self.cfg.api_key(),
+                                             timeout=self.cfg.timeout_s, max_retries=0, http_client=http)
+            return self._client
 
     def decoding(self, *, logprobs: bool) -> dict[str, Any]:
         d = self.cfg.decoding
@@ -92,7 +98,7 @@ class JudgeClient:
 
     def _request(self, messages: list[dict[str, str]], decoding: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        resp = self._openai().chat.completions.create(model=self.cfg.model, messages=messages, **decoding)
+        resp = self._client.chat.completions.create(model=self.cfg.model, messages=messages, **decoding)
         latency = time.perf_counter() - t0
         if not getattr(resp, "choices", None):
             raise ValueError("response without choices")
@@ -120,6 +126,7 @@ class JudgeClient:
             self._count(cache_hits=1)
             return {**hit, "cached": True, "cache_key": key}
         self._count(cache_misses=1)
+        self._openai()  # may start the local judge server; its errors are fatal, not per-request
         last: BaseException | None = None
         for attempt in range(self.cfg.max_retries + 1):
             if attempt:

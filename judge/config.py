@@ -55,6 +55,8 @@ class Launch(BaseModel):
     backend: Literal["supportbot", "vllm"] = "supportbot"
     model_dir: str
     timeout_s: float = 900.0
+    enforce_eager: bool = False  # vllm: skip torch.compile (ready in ~45 s instead of ~170 s on CPU)
+    max_model_len: int = 2048  # vllm
 
 
 class JudgeConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""Start the judge's local server for the duration of a run (config ``launch:``), or use a given URL."""
+"""Start the judge's local server for a run (config ``launch:``) when it is first needed, or use a given URL."""
 
 from __future__ import annotations
 
@@ -10,12 +10,38 @@ from judge.config import JudgeConfig
 from supportbot.paths import ROOT
 
 
+class LazyServer:
+    """Call it to get the base URL; the first call starts the server. ``close()`` stops it if started."""
+
+    def __init__(self, cfg: JudgeConfig) -> None:
+        self.cfg = cfg
+        self._stack = contextlib.ExitStack()
+        self._url: str | None = None
+
+    def __call__(self) -> str:
+        if self._url is None:
+            self._url = self._stack.enter_context(_serve(self.cfg))
+        return self._url
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 @contextlib.contextmanager
-def judge_endpoint(cfg: JudgeConfig) -> Iterator[JudgeConfig]:
-    """Yield ``cfg`` with a usable ``base_url``: as configured, or from a server started here and stopped after."""
+def judge_endpoint(cfg: JudgeConfig) -> Iterator[LazyServer | None]:
+    """Yield a :class:`LazyServer` when the config launches its own server (and no base URL is set), else None."""
     if cfg.base_url or cfg.launch is None:
-        yield cfg
+        yield None
         return
+    lazy = LazyServer(cfg)
+    try:
+        yield lazy
+    finally:
+        lazy.close()
+
+
+@contextlib.contextmanager
+def _serve(cfg: JudgeConfig) -> Iterator[str]:
     model_dir = Path(cfg.launch.model_dir)
     model_dir = model_dir if model_dir.is_absolute() else ROOT / model_dir
     if not (model_dir / "config.json").is_file():
@@ -27,13 +53,14 @@ def judge_endpoint(cfg: JudgeConfig) -> Iterator[JudgeConfig]:
         with ServerProcess.supportbot(models={cfg.model: str(model_dir)}, name=f"judge-{cfg.name}",
                                       timeout=cfg.launch.timeout_s) as srv:
             print(f"judge server: {srv.base_url} ({cfg.model} from {model_dir}), log {srv.log_path}", flush=True)
-            yield cfg.model_copy(update={"base_url": srv.base_url})
+            yield srv.base_url
         return
     from supportbot import vllm_server
 
-    vcfg = vllm_server.VllmConfig(model_dir=model_dir, name=cfg.model, port=0)
+    vcfg = vllm_server.VllmConfig(model_dir=model_dir, name=cfg.model, port=0,
+                                   enforce_eager=cfg.launch.enforce_eager, max_model_len=cfg.launch.max_model_len)
     vllm_server.start(vcfg, timeout=cfg.launch.timeout_s)
     try:
-        yield cfg.model_copy(update={"base_url": vcfg.url})
+        yield vcfg.url
     finally:
         vllm_server.stop(cfg.model, quiet=True)

@@ -23,9 +23,12 @@ def n_words(text: str) -> int:
     return len(text.split())
 
 
-def judge_pairs(client: JudgeClient, pairs: list[tuple[EvalItem, str, str]], *, threshold: float = 0.5,
+def judge_pairs(client: JudgeClient, pairs: list[tuple[EvalItem, str, str]], *, tie_band: float = 0.0,
                 desc: str = "pairwise", progress: bool = True) -> list[dict[str, Any]]:
-    """Judge ``(item, x, y)`` as (A=x, B=y) and (A=y, B=x); one record per pair with both orders."""
+    """Judge ``(item, x, y)`` as (A=x, B=y) and (A=y, B=x); one record per pair with both orders.
+
+    ``tie_band`` only matters for logprob verdicts (see :func:`judge.verdicts.combine_orders`).
+    """
     logprobs = client.cfg.verdict_mode == "logprobs"
     jobs = []
     for item, x, y in pairs:
@@ -35,24 +38,19 @@ def judge_pairs(client: JudgeClient, pairs: list[tuple[EvalItem, str, str]], *, 
     def one(job: tuple[EvalItem, str, str, str]) -> dict[str, Any]:
         item, a, b, order = job
         msgs = pairwise_messages(client.cfg, item, a, b, logprobs=logprobs)
-        return apply_threshold(ask(client, msgs, "pairwise", {"id": str(item.id), "order": order}), "pairwise", threshold)
+        return apply_threshold(ask(client, msgs, "pairwise", {"id": str(item.id), "order": order}), "pairwise")
 
     recs = client.map(one, jobs, desc=desc, progress=progress)
     out = []
     for i, (item, _, _) in enumerate(pairs):
         first, second = recs[2 * i], recs[2 * i + 1]
-        out.append({"id": str(item.id), "order_xy": first, "order_yx": second, **combine_orders(first, second)})
+        out.append({"id": str(item.id), "order_xy": first, "order_yx": second, **combine_orders(first, second, tie_band)})
     return out
 
 
-def rethreshold(records: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
-    """Re-derive verdicts of logprobs records with another threshold (no judge calls)."""
-    out = []
-    for r in records:
-        a = apply_threshold(r["order_xy"], "pairwise", threshold)
-        b = apply_threshold(r["order_yx"], "pairwise", threshold)
-        out.append({**r, "order_xy": a, "order_yx": b, **combine_orders(a, b)})
-    return out
+def rethreshold(records: list[dict[str, Any]], tie_band: float) -> list[dict[str, Any]]:
+    """Re-derive pair verdicts of logprobs records with another tie band (no judge calls)."""
+    return [{**r, **combine_orders(r["order_xy"], r["order_yx"], tie_band)} for r in records]
 
 
 def summarize(records: list[dict[str, Any]], base_name: str, cand_name: str,

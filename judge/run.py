@@ -42,6 +42,8 @@ from judge.inputs import RUBRIC_DIR, InputError  # noqa: E402
 from judge.launch import judge_endpoint  # noqa: E402
 from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.serve.process import ServerStartError  # noqa: E402
+from supportbot.vllm_server import VllmServerError  # noqa: E402
 
 COMMANDS = {
     "pairwise": "candidate vs baseline, both orders; W/T/L, win rate with bootstrap CI, length-controlled win rate",
@@ -97,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        with judge_endpoint(cfg) as live:
-            client = JudgeClient(live, cache_path=args.cache)
+        with judge_endpoint(cfg) as server:  # started on the first cache miss only
+            client = JudgeClient(cfg, cache_path=args.cache, endpoint=server)
             run = runner.Run(client=client, eval_path=args.eval, baseline=args.baseline, candidate=args.candidate,
                              out_dir=args.out_dir, rubric_dir=args.rubric_dir, limit=args.limit,
                              ids=[x.strip() for x in args.ids.split(",") if x.strip()] if args.ids else None,
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                              injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit)
             result = dispatch(args.command, run)
             client.close()
-    except (InputError, FileNotFoundError) as exc:
+    except (InputError, FileNotFoundError, ServerStartError, VllmServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     usage = client.report()

@@ -84,16 +84,17 @@ class Run:
         return load_answers(answers_path(self.baseline)), load_answers(answers_path(self.candidate))
 
     def threshold(self, kind: str) -> float:
-        """Logprob threshold fitted by `calibrate` for this judge, else 0.5 (with a warning)."""
+        """Logprob threshold (hallucination) or tie band (pairwise) fitted by `calibrate`, else the default."""
+        default = 0.0 if kind == "pairwise" else 0.5
         if self.client.cfg.verdict_mode != "logprobs":
-            return 0.5
+            return default
         path = self.out_dir / "calibration.json"
         if path.is_file():
             data = json.loads(path.read_text())
             if data.get("judge") == self.judge and (data.get(kind) or {}).get("threshold") is not None:
                 return float(data[kind]["threshold"])
-        warn(f"no fitted {kind} threshold for judge {self.judge!r} in {path}: using 0.5 (run `calibrate` first)")
-        return 0.5
+        warn(f"no fitted {kind} threshold for judge {self.judge!r} in {path}: using {default} (run `calibrate` first)")
+        return default
 
     def write_records(self, name: str, rows: list[dict[str, Any]]) -> Path:
         path = self.judgments_dir / f"{name}-{self.judge}.jsonl"
@@ -123,7 +124,7 @@ def do_pairwise(run: Run) -> dict[str, Any]:
     ids, missing = run.selected(base, cand)
     items = run.items()
     pairs = [(items[i], base[i]["answer"], cand[i]["answer"]) for i in ids]
-    records = pw.judge_pairs(run.client, pairs, threshold=run.threshold("pairwise"), progress=run.progress)
+    records = pw.judge_pairs(run.client, pairs, tie_band=run.threshold("pairwise"), progress=run.progress)
     bname, cname = run.model_names()
     for r in records:
         r.update(baseline=bname, candidate=cname, x=bname, y=cname,
@@ -153,7 +154,8 @@ def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def do_calibrate(run: Run) -> dict[str, Any]:
     items = run.items()
     out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
-                           "kappa_min": cal.KAPPA_MIN, "threshold_note": "logprob thresholds are fitted in-sample on this rubric set"}
+                           "kappa_min": cal.KAPPA_MIN, "threshold_note": ("logprobs mode: the hallucination threshold and the pairwise tie band are "
+                                              "fitted in-sample on this rubric set (optimistic agreement)")}
     for kind, loader, fn in (("hallucination", load_hallucination_rubric, cal.calibrate_hallucination),
                              ("pairwise", load_pairwise_rubric, cal.calibrate_pairwise)):
         path = run.rubric_dir / f"{kind}.jsonl"
@@ -177,8 +179,8 @@ def do_injection(run: Run) -> dict[str, Any]:
     items = run.items()
     thr = run.threshold("pairwise")
     clean = pw.judge_pairs(run.client, [(items[i], base[i]["answer"], cand[i]["answer"]) for i in chosen],
-                           threshold=thr, desc="injection (clean)", progress=run.progress)
-    res = run_injection(run.client, clean, items, base, cand, threshold=thr, progress=run.progress)
+                           tie_band=thr, desc="injection (clean)", progress=run.progress)
+    res = run_injection(run.client, clean, items, base, cand, tie_band=thr, progress=run.progress)
     res["records"] = str(run.write_records("injection", res.pop("rows")))
     res["sampled_ids"] = chosen
     return res

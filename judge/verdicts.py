@@ -1,7 +1,8 @@
 """One judge verdict: ask (cache first), parse strictly, one repair request, else ``unparseable``.
 
 In ``logprobs`` mode the raw verdict-token probabilities are kept in the record, so a threshold
-fitted later on the rubric set is applied without asking the judge again (:func:`apply_threshold`).
+fitted later on the rubric set is applied without asking the judge again (:func:`apply_threshold`,
+:func:`combine_orders`).
 """
 
 from __future__ import annotations
@@ -60,12 +61,18 @@ def ask(client: JudgeClient, messages: list[dict], kind: str, meta: dict[str, An
                     "repaired": True, **_usage(resp, fix)}
 
 
-def apply_threshold(rec: dict[str, Any], kind: str, threshold: float) -> dict[str, Any]:
-    """Set ``verdict`` of a logprobs record from its probabilities (no-op for JSON records)."""
+def apply_threshold(rec: dict[str, Any], kind: str, threshold: float = 0.5) -> dict[str, Any]:
+    """Set ``verdict`` of a logprobs record from its probabilities (no-op for JSON records).
+
+    Pairwise: the order-level verdict is A when P(A) ≥ 0.5 (the pair verdict uses both orders, see
+    :func:`combine_orders`). Hallucination: ``not_attempted`` when X is the most likely token, else
+    hallucinated when P(1) + P(2) among the attempted labels reaches ``threshold``.
+    """
     if rec.get("verdict") in (UNPARSEABLE, ERROR) or ("p_a" not in rec and "probs" not in rec):
         return rec
     rec = dict(rec)
     if kind == "pairwise":
+        threshold = 0.5
         rec["verdict"] = "A" if rec["p_a"] >= threshold else "B"
     else:
         p = rec["probs"]
@@ -81,11 +88,16 @@ def apply_threshold(rec: dict[str, Any], kind: str, threshold: float) -> dict[st
     return rec
 
 
-def combine_orders(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+def combine_orders(first: dict[str, Any], second: dict[str, Any], tie_band: float = 0.0) -> dict[str, Any]:
     """Pair verdict from both orders: first order shows (x, y), second shows (y, x).
 
     Returns ``winner`` in ``x`` / ``y`` / ``tie`` / ``unparseable`` / ``error`` and ``consistent``
-    (MT-Bench rule: a verdict that flips with the order is a tie).
+    (whether the two order-level verdicts name the same answer).
+
+    JSON verdicts follow MT-Bench: a verdict that flips with the order is a tie. Logprob verdicts
+    use the position-debiased preference for x, ``pref_x`` = (P_xy(A) − P_yx(A)) / 2: the first-
+    position bias appears in both terms and cancels. x wins when ``pref_x`` > ``tie_band``, y when
+    it is < −``tie_band``, else tie (``tie_band`` fitted on the rubric set).
     """
     v1, v2 = first.get("verdict"), second.get("verdict")
     for bad in (ERROR, UNPARSEABLE):
@@ -93,4 +105,8 @@ def combine_orders(first: dict[str, Any], second: dict[str, Any]) -> dict[str, A
             return {"winner": bad, "consistent": None}
     w1 = {"A": "x", "B": "y", "tie": "tie"}[v1]
     w2 = {"A": "y", "B": "x", "tie": "tie"}[v2]
+    if "p_a" in first and "p_a" in second:
+        pref = (first["p_a"] - second["p_a"]) / 2
+        winner = "x" if pref > tie_band else "y" if pref < -tie_band else "tie"
+        return {"winner": winner, "consistent": w1 == w2, "pref_x": pref, "tie_band": tie_band}
     return {"winner": w1 if w1 == w2 else "tie", "consistent": w1 == w2}

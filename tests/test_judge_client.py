@@ -125,4 +125,6 @@ def test_logprob_mode_and_threshold(fake, tmp_path):
     assert [r["order_xy"]["p_a"] for r in recs] == pytest.approx([0.7, 0.7])
     assert all(r["winner"] == "x" for r in recs)
     # a threshold above every p_a turns each order into "B": inconsistent, so a tie
-    assert all(r["winner"] == "tie" for r in pw.rethreshold(recs, 0.8))
+    # pref_x = (0.7 - 0.3) / 2 = 0.2: a tie band above it makes every pair a tie
+    assert [r["pref_x"] for r in recs] == pytest.approx([0.2, 0.2])
+    assert all(r["winner"] == "tie" for r in pw.rethreshold(recs, 0.25))

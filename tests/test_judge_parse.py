@@ -63,3 +63,19 @@ def test_logprob_verdicts():
     assert h["probs"] == pytest.approx({"0": 0.5, "1": 0.0, "2": 0.25, "not_attempted": 0.25})
     with pytest.raises(VerdictParseError):
         parse_hallucination_logprobs([["Yes", -0.1]])
+
+
+def test_pair_verdicts_from_both_orders():
+    from judge.verdicts import combine_orders
+
+    # JSON verdicts (MT-Bench): agreement wins, an order flip is a tie
+    assert combine_orders({"verdict": "A"}, {"verdict": "B"}) == {"winner": "x", "consistent": True}
+    assert combine_orders({"verdict": "A"}, {"verdict": "A"})["winner"] == "tie"
+    assert combine_orders({"verdict": "tie"}, {"verdict": "B"})["winner"] == "tie"
+    assert combine_orders({"verdict": "unparseable"}, {"verdict": "B"})["winner"] == "unparseable"
+    # logprob verdicts: a judge that always prefers position A (p_a 0.65 / 0.64) still separates the
+    # answers once the bias cancels: x shown first gets 0.65, y shown first only 0.64, so x is preferred
+    r = combine_orders({"verdict": "A", "p_a": 0.65}, {"verdict": "A", "p_a": 0.64})
+    assert r["winner"] == "x" and r["consistent"] is False and r["pref_x"] == pytest.approx(0.005)
+    assert combine_orders({"verdict": "A", "p_a": 0.65}, {"verdict": "A", "p_a": 0.64}, tie_band=0.01)["winner"] == "tie"
+    assert combine_orders({"verdict": "B", "p_a": 0.2}, {"verdict": "A", "p_a": 0.9})["winner"] == "y"
