@@ -1,0 +1,193 @@
+#!/usr/bin/env python
+"""Collect the pipeline's results into results/summary.{json,csv,md} and plots.
+
+    python eval/report.py [--results-dir results] [--run-dir outputs/smollm2-135m-lora-cpu]
+
+Reads what the stages wrote (judge_summary.json, calibration.json, reference_check.json,
+lm_eval.json, pipeline_timing.json, bench_*.json, the training run's run_manifest.json, which is
+copied to <results>/training_manifest.json so that the committed results carry it) and writes:
+  summary.json  every headline number, with the file and command it came from
+  summary.csv   the same numbers, one metric per row
+  summary.md    the Markdown tables the README embeds (scripts/update_readme.py)
+  plots/*.png   win rate with CI, hallucination rates with CIs, loss curves, stage times
+A result file that is missing is reported as missing (in summary.json and on stderr), never
+silently left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from eval.report_judge import JUDGE_SECTIONS, JUDGE_TABLES, judge_plots  # noqa: E402
+from supportbot.paths import RESULTS_DIR  # noqa: E402
+
+DEFAULT_RUN_DIR = ROOT / "outputs" / "smollm2-135m-lora-cpu"
+
+
+def load(path: Path) -> dict[str, Any] | None:
+    """JSON content of ``path`` or None when it does not exist."""
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def training_section(manifest: dict[str, Any]) -> dict[str, Any]:
+    keys = ("run_name", "base_model", "global_steps", "epochs", "tokens_trained", "tokens_per_s", "train_runtime_s",
+            "wall_time_s", "peak_rss_gb", "final_eval_loss", "mean_train_loss", "hardware", "cost")
+    out = {k: manifest.get(k) for k in keys}
+    curve = manifest.get("eval_loss_curve") or []
+    out["initial_eval_loss"] = curve[0][1] if curve else None
+    return out
+
+
+def training_table(t: dict[str, Any]) -> str:
+    hw = t.get("hardware") or {}
+    device = hw.get("gpu_name") or f"{hw.get('cpu_cores')} CPU cores"
+    cost = (t.get("cost") or {}).get("usd")
+    rows = [
+        ("Base model", t["base_model"]), ("Hardware", device),
+        ("Optimizer steps / epochs", f"{t['global_steps']} / {t['epochs']:.2f}"),
+        ("Tokens trained (non-padding)", f"{t['tokens_trained']:,}"),
+        ("Throughput", f"{t['tokens_per_s']:.0f} tokens/s"),
+        ("Train runtime / wall time", f"{t['train_runtime_s']:.0f} s / {t['wall_time_s']:.0f} s"),
+        ("Peak RAM", f"{t['peak_rss_gb']:.2f} GB"),
+        ("Dev loss before → after", f"{t['initial_eval_loss']:.3f} → {t['final_eval_loss']:.3f}"
+         if t.get("initial_eval_loss") is not None else f"→ {t['final_eval_loss']:.3f}"),
+        ("Estimated cost", f"${cost:.4f} ({(t.get('cost') or {}).get('basis', '')})" if cost is not None else "n/a"),
+    ]
+    return "| Training | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def lm_eval_table(lm: dict[str, Any]) -> str:
+    lines = ["| Model | Reference bits/byte (lower is better) | n |", "|---|---|---|"]
+    for name, r in lm["models"].items():
+        err = f" ± {r['stderr']:.3f}" if r.get("stderr") else ""
+        lines.append(f"| {name} | {r['bits_per_byte']:.3f}{err} | {r['n']} |")
+    return "\n".join(lines)
+
+
+def timing_table(timing: dict[str, Any]) -> str:
+    lines = ["| Stage | Status | Seconds |", "|---|---|---|"]
+    lines += [f"| {s['stage']} | {s['status']} | {s['seconds']:.0f} |" for s in timing["stages"]]
+    lines.append(f"| **total (wall)** | | **{timing['wall_seconds']:.0f}** |")
+    return "\n".join(lines)
+
+
+def plot_loss(manifest: dict[str, Any], out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("train_loss_curve", "train"), ("eval_loss_curve", "dev")):
+        curve = manifest.get(key) or []
+        if curve:
+            ax.plot([c[0] for c in curve], [c[1] for c in curve], marker="o", label=label)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title(f"Training loss: {manifest.get('run_name')}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def plot_timing(timing: dict[str, Any], out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    stages = [s for s in timing["stages"] if s["status"] == "ran"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.barh([s["stage"] for s in stages], [s["seconds"] for s in stages])
+    ax.set_xlabel("seconds")
+    ax.set_title("Pipeline stage wall time")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+# section name -> (result file in the results folder, function turning it into the summary entry)
+SECTIONS: dict[str, tuple[str, Any]] = {
+    "training": ("training_manifest.json", training_section),
+    "lm_eval": ("lm_eval.json", lambda d: d),
+    "pipeline_timing": ("pipeline_timing.json", lambda d: d),
+    **JUDGE_SECTIONS,
+}
+TABLES: dict[str, Any] = {"training": training_table, "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
+                          **JUDGE_TABLES}
+
+
+def render_tables(summary: dict[str, Any]) -> dict[str, str]:
+    """Markdown table per section present in ``summary`` (the README embeds exactly these)."""
+    return {name: TABLES[name](summary[name]) for name in TABLES if name in summary}
+
+
+def flatten(prefix: str, obj: Any, rows: list[tuple[str, Any]]) -> None:
+    """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]`` for the CSV (lists of numbers are skipped)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            flatten(f"{prefix}.{k}" if prefix else str(k), v, rows)
+    elif isinstance(obj, (int, float, str, bool)) or obj is None:
+        rows.append((prefix, obj))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="the Axolotl output_dir of the training run")
+    args = parser.parse_args(argv)
+    res: Path = args.results_dir
+    plots = res / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+
+    run_manifest = args.run_dir / "run_manifest.json"
+    if run_manifest.is_file():
+        shutil.copyfile(run_manifest, res / "training_manifest.json")
+    summary: dict[str, Any] = {"missing": []}
+    for name, (filename, extract) in SECTIONS.items():
+        data = load(res / filename)
+        if data is None:
+            summary["missing"].append(filename)
+            print(f"warning: {res / filename} is missing; the {name} section is left out", file=sys.stderr)
+            continue
+        summary[name] = extract(data)
+    tables = render_tables(summary)
+    if "training" in summary:
+        plot_loss(load(res / "training_manifest.json"), plots / "loss.png")
+    if "pipeline_timing" in summary:
+        plot_timing(summary["pipeline_timing"], plots / "stage_times.png")
+    judge_plots(summary, plots)
+
+    (res / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    rows: list[tuple[str, Any]] = []
+    flatten("", {k: v for k, v in summary.items() if k != "missing"}, rows)
+    with (res / "summary.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["metric", "value"])
+        w.writerows(rows)
+    md = ["# supportbot results", "", "Generated by `python eval/report.py` from the files in this folder.", ""]
+    for name, table in tables.items():
+        md += [f"<!-- table:{name} -->", table, ""]
+    if summary["missing"]:
+        md += ["Missing result files: " + ", ".join(summary["missing"]), ""]
+    (res / "summary.md").write_text("\n".join(md))
+    print(f"wrote {res / 'summary.json'}, summary.csv, summary.md and {plots}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
