@@ -111,7 +111,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
     overrides: list[str] = []
     if args.quick:
         run_dir = OUTPUTS_DIR / "quick" / run_dir.name
-        overrides = ["--", f"--max_steps={QUICK['max_steps']}", f"--output_dir={run_dir}",
+        overrides = ["--", f"--max_steps={QUICK['max_steps']}", f"--eval_steps={QUICK['max_steps']}", f"--output_dir={run_dir}",
                      f"--dataset_prepared_path={run_dir / 'prepared'}"]
     merged = run_dir / "merged"
     eval_limit = QUICK["eval_limit"] if args.quick else None
