@@ -158,6 +158,18 @@ def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
 
 
+def _units(markdown: str) -> list[str]:
+    """Paragraphs of a KB file; table rows and list items are units of their own (headings dropped)."""
+    out = []
+    for block in re.split(r"\n\s*\n", markdown):
+        lines = [ln.strip() for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if lines and all(ln.startswith(("|", "- ", "* ")) or ln[0].isdigit() for ln in lines):
+            out += [ln for ln in lines if not re.fullmatch(r"[|\-: ]+", ln)]
+        elif lines:
+            out.append(" ".join(lines))
+    return out
+
+
 def kb_excerpt(refs: list[str], query: str, max_words: int, kb_dir: Path = KB_DIR) -> str:
     """The KB paragraphs that share most terms with ``query``, within ``max_words`` in all.
 
@@ -175,10 +187,8 @@ def kb_excerpt(refs: list[str], query: str, max_words: int, kb_dir: Path = KB_DI
             path = kb_dir / Path(name).name
         if not path.is_file():
             raise InputError(f"KB file {ref!r} not found under {kb_dir}")
-        for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
-            text = " ".join(ln.strip() for ln in block.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
-            if text:
-                paras.append((len(q & _terms(text)), -order, f"[{path.stem}] {text}"))
+        for text in _units(path.read_text(encoding="utf-8")):
+            paras.append((len(q & _terms(text)), -order, f"[{path.stem}] {text}"))
     paras.sort(key=lambda p: (p[0], p[1]), reverse=True)
     out, used = [], 0
     for score, _, text in paras:
