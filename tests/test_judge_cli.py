@@ -128,6 +128,9 @@ def test_kb_excerpt_picks_relevant_paragraphs_within_budget(tmp_path):
     assert text.startswith("[router] The default address is 192.168.8.1") and len(text.split()) <= 14
     with pytest.raises(ValueError, match="not found"):
         kb_excerpt(["missing"], "q", 50, tmp_path)
+    (tmp_path / "leds.md").write_text("# LEDs\n\n| LED | Meaning |\n|---|---|\n| Solid white | Starting up |\n"
+                                      "| Pulsing amber | PPPoE login failed |\n| Solid red | Hardware fault |\n")
+    assert kb_excerpt(["leds"], "the LED is pulsing amber", 9, tmp_path) == "[leds] | Pulsing amber | PPPoE login failed |"
 
 
 def test_help_runs_as_a_script():
