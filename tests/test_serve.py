@@ -204,3 +204,18 @@ def test_web_page_answers_in_headless_chromium(server):
             assert page.locator(".msg.user .text").inner_text().startswith("My laptop")
         finally:
             browser.close()
+
+
+def test_demo_one_shot_against_the_server_and_locally(server, repo_root, tmp_path):
+    demo = [sys.executable, str(repo_root / "demo.py"), "--max-tokens", "8"]
+    remote = subprocess.run([*demo, "--base-url", server.base_url, "my printer is offline"],
+                            capture_output=True, text=True, timeout=120)
+    assert remote.returncode == 0, remote.stderr
+    assert remote.stdout.startswith("[base] ") and len(remote.stdout.strip()) > len("[base]")
+    assert "no model 'tuned'" in remote.stderr
+    local = subprocess.run([*demo, "--tuned-dir", str(tmp_path / "missing"), "my printer is offline"],
+                           capture_output=True, text=True, timeout=180)
+    assert local.returncode == 0, local.stderr
+    assert "no tuned model" in local.stderr and local.stdout.startswith("[base] ")
+    # greedy both ways: the in-process answer is the served one
+    assert local.stdout.strip() == remote.stdout.strip()
