@@ -136,11 +136,12 @@ def dispatch(command: str, run: runner.Run) -> dict:
     if command == "calibrate":
         calib = runner.do_calibrate(run)
         runner.write_json(run.out_dir / "calibration.json", calib)
-        warn_uncalibrated(calib["calibrated"])
-        return calib
-    summary, calib = runner.do_all(run)
+    else:
+        summary, calib = runner.do_all(run)
+    # one copy per verdict mode, so `calibrate --verdict-mode json` and `... logprobs` can be compared
+    runner.write_json(run.judgments_dir / f"calibration-{run.judge}-{run.client.cfg.verdict_mode}.json", calib)
     warn_uncalibrated(calib["calibrated"])
-    return summary
+    return calib if command == "calibrate" else summary
 
 
 def warn_uncalibrated(calibrated: dict[str, bool]) -> None:
