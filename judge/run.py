@@ -16,7 +16,8 @@ Answers come from results/answers/<model>.jsonl (eval/generate.py); questions fr
 
 Outputs: results/judgments/<kind>-<judge>.jsonl (one record per judgment), results/calibration.json
 (calibrate, all), results/judge_summary.json (all), results/judgments/<kind>-<judge>.summary.json.
-Exit status: 0 ok, 1 judge calls failed or verdicts unparseable (rerun to retry), 2 bad input/config.
+Exit status: 0 ok (unparseable verdicts are recorded, counted and warned about), 1 some judge calls
+failed after every retry (rerun the same command: only those are asked again), 2 bad input/config.
 """
 
 from __future__ import annotations
@@ -122,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(brief(args.command, result), indent=2))
     print(f"wrote {out}; judge calls {usage['calls']}, cache hits {usage['cache_hits']}, "
           f"tokens {usage['prompt_tokens']}+{usage['completion_tokens']}, {usage['wall_s']} s", file=sys.stderr)
-    bad = usage["failures"] + count_bad(result)
-    return 1 if bad else 0
+    unparseable, failed = count(result, "n_unparseable"), count(result, "n_failed")
+    if unparseable:
+        runner.warn(f"{unparseable} verdict(s) unparseable after one repair request: recorded and counted, "
+                    "excluded from the rates (see n_unparseable)")
+    if failed:
+        runner.warn(f"{failed} judgment(s) failed after every retry: rerun the same command to retry only those")
+    return 1 if failed else 0
 
 
 def dispatch(command: str, run: runner.Run) -> dict:
@@ -152,14 +158,14 @@ def warn_uncalibrated(calibrated: dict[str, bool]) -> None:
                              "Treat these judge numbers as uncalibrated; results are marked so."])
 
 
-def count_bad(result: dict) -> int:
-    """Unparseable or failed verdicts anywhere in the result (nested sections included)."""
+def count(result: dict, key: str) -> int:
+    """Sum of ``key`` counters anywhere in the result (nested sections included)."""
     n = 0
-    for key, value in result.items():
-        if key in ("n_unparseable", "n_failed") and isinstance(value, int):
+    for k, value in result.items():
+        if k == key and isinstance(value, int):
             n += value
         elif isinstance(value, dict):
-            n += count_bad(value)
+            n += count(value, key)
     return n
 
 

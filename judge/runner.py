@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Run:
 
     def write_records(self, name: str, rows: list[dict[str, Any]]) -> Path:
         path = self.judgments_dir / f"{name}-{self.judge}.jsonl"
-        write_jsonl(path, rows)
+        write_jsonl(path, [finite(r) for r in rows])
         return path
 
 
@@ -111,10 +112,21 @@ def loud_warning(lines: list[str]) -> None:
     print("\n".join([bar, *[f"!!! {x}" for x in lines], bar]), file=sys.stderr, flush=True)
 
 
+def finite(x: Any) -> Any:
+    """``x`` with NaN/inf floats (e.g. a rate over zero answers) replaced by None, so the JSON is standard."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [finite(v) for v in x]
+    return x
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    tmp.write_text(json.dumps(finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     tmp.replace(path)
 
 
@@ -213,4 +225,15 @@ def do_all(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
                "calibration_kappa": {"hallucination_binary": (calib["hallucination"] or {}).get("binary", {}).get("kappa"),
                                      "pairwise": (calib["pairwise"] or {}).get("kappa")},
                "pairwise": pair, "hallucination": hsum, "wall_s": round(time.perf_counter() - t0, 1)}
+    summary["reference_check"] = reference_check_beside(run.out_dir)
     return summary, calib
+
+
+def reference_check_beside(out_dir: Path) -> dict[str, Any] | None:
+    """The judge-free reference check (judge/reference_check.py run), when it has been run, with its age."""
+    path = out_dir / "reference_check.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return {"file": str(path), "modified": round(path.stat().st_mtime, 1),
+            "note": "judge-free check (sentence embeddings); see judge/reference_check.py", "results": data}

@@ -166,3 +166,19 @@ def test_rubric_sheet_sample_and_finalize(workspace):
     assert len(labelled) == 4 and {r.model_a for r in labelled} <= {"base", "tuned"}
     assert len(load_hallucination_rubric(rubric / "hallucination.jsonl")) == 8
     assert mrs.main(["finalize", "--sheets", str(sheets), "--rubric-dir", str(rubric)]) == 2  # never overwrites
+
+
+def test_unparseable_verdicts_are_counted_not_dropped(workspace, capsys):
+    tmp, fake = workspace
+    fake.always = "garbage-verdict"
+    assert cli.main(["hallucination", *_args(tmp, fake)]) == 0
+    text = (tmp / "out" / "judgments" / "hallucination-local-qwen0.5b.summary.json").read_text()
+    assert "NaN" not in text  # rates over zero answers are null, the file is standard JSON
+    out = json.loads(text)
+    for m in ("base", "tuned"):
+        assert out["models"][m]["n"] == 6 and out["models"][m]["n_unparseable"] == 6
+        assert out["models"][m]["hallucination_rate_overall"]["estimate"] is None
+    assert out["judge_usage"]["calls"] == 24  # every answer: one request and one repair request
+    assert "12 verdict(s) unparseable" in capsys.readouterr().err
+    recs = [json.loads(x) for x in (tmp / "out" / "judgments" / "hallucination-local-qwen0.5b.jsonl").read_text().splitlines()]
+    assert len(recs) == 12 and all(r["verdict"] == "unparseable" and r["raw"] for r in recs)

@@ -88,7 +88,7 @@ def _args(tmp: Path, cfg: Path, *extra: str) -> list[str]:
 def test_all_logprob_judge_records_every_verdict_and_reruns_from_cache(qwen_server, workspace):
     cfg = _config(workspace, qwen_server, "logprobs", 1)
     rc = cli.main(["all", *_args(workspace, cfg, "--limit", "1")])
-    assert rc in (0, 1)  # 1 = some verdicts unparseable: allowed here, but they must be counted
+    assert rc == 0  # no failed calls (unparseable verdicts would be recorded and counted, not an error)
     summary = json.loads((workspace / "out" / "judge_summary.json").read_text())
     usage = summary["judge_usage"]
     assert usage["calls"] == 2 + 2 + 2 and usage["failures"] == 0  # calibration 1 + 2, pairwise 2, hallucination 2
@@ -117,5 +117,5 @@ def test_json_judge_parses_or_counts_unparseable(small_server, workspace):
     assert len(recs) == 2 and all(r["verdict"] in HAL_VERDICTS for r in recs)
     n_bad = sum(r["verdict"] == "unparseable" for r in recs)
     assert sum(m["n_unparseable"] for m in out["models"].values()) == n_bad
-    assert rc == (1 if n_bad else 0)
+    assert rc == 0
     assert out["judge_usage"]["calls"] == 2 + sum(bool(r.get("repaired")) for r in recs)
