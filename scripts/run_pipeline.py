@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="what serves base and tuned for answer generation (default: %(default)s)")
     p.add_argument("--results-dir", type=Path, help="where results go (default: results/, or outputs/quick/results)")
     p.add_argument("--force", action="append", default=[], metavar="STAGE", help="rerun this stage even if up to date")
+    p.add_argument("--until", metavar="STAGE", help="stop after this stage (e.g. generate, to label the rubric set)")
     p.add_argument("--list", action="store_true", help="print the stages and exit")
     return p.parse_args(argv)
 
@@ -89,19 +90,11 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
             subprocess.run(cmd, cwd=ROOT, check=True)
 
 
-def run_judge(judge_cfg: Path, results: Path, limit: int | None, quick: bool) -> None:
-    """Serve the judge model named in the judge YAML (when it is local) and run `judge/run.py all`."""
-    cfg = yaml.safe_load(judge_cfg.read_text())
-    cmd = [PY, "judge/run.py", "all", "--config", str(judge_cfg), "--results-dir", str(results),
-           "--answers", str(results / "answers" / "base.jsonl"), str(results / "answers" / "tuned.jsonl")]
-    if limit:
-        cmd += ["--limit", str(limit)]
-    local_dir = cfg.get("serve_local")
-    if not local_dir:  # a remote endpoint (vllm serve elsewhere, a hosted API)
-        subprocess.run(cmd, cwd=ROOT, check=True)
-        return
-    with served("vllm", cfg["model"], ROOT / local_dir, enforce_eager=quick) as base_url:
-        subprocess.run(cmd + ["--judge-base-url", base_url], cwd=ROOT, check=True)
+def judge_command(judge_cfg: Path, results: Path, limit: int | None) -> list[str]:
+    """`judge/run.py all` on base vs tuned answers; a local judge config starts its own server."""
+    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(results),
+           "--baseline", str(results / "answers" / "base.jsonl"), "--candidate", str(results / "answers" / "tuned.jsonl")]
+    return cmd + (["--limit", str(limit)] if limit else [])
 
 
 def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
@@ -139,7 +132,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
                                   "--out", str(results / "reference_check.json")],
               inputs=[*answers, DATA_DIR / "eval.jsonl", ROOT / "judge" / "reference_check.py"],
               outputs=[results / "reference_check.json"]),
-        Stage("judge", lambda: run_judge(args.judge_config, results, judge_limit, args.quick),
+        Stage("judge", judge_command(args.judge_config, results, judge_limit),
               inputs=[*answers, args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"],
               outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
         Stage("report", [PY, "eval/report.py", "--results-dir", str(results)],
@@ -170,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         for i, s in enumerate(stages, 1):
             print(f"{i}. {s.name}: {' '.join(s.run) if isinstance(s.run, list) else s.run.__doc__ or 'python step'}")
         return 0
+    if args.until:
+        names = [s.name for s in stages]
+        if args.until not in names:
+            raise SystemExit(f"--until {args.until}: no such stage (stages: {', '.join(names)})")
+        stages = stages[: names.index(args.until) + 1]
     results.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if args.quick:

@@ -74,8 +74,10 @@ class StageRunner:
         input_hash = hash_paths(stage.inputs, stage.params)
         label = f"[{index}/{total}] {stage.name}"
         if self.is_fresh(stage, input_hash):
-            print(f"{label}: up to date, skipped", flush=True)
-            self.timings.append({"stage": stage.name, "status": "skipped", "seconds": 0.0})
+            earlier = json.loads(self._stamp(stage).read_text())
+            print(f"{label}: up to date, skipped (it ran in {earlier.get('seconds', 0):.0f} s)", flush=True)
+            self.timings.append({"stage": stage.name, "status": "skipped", "seconds": 0.0,
+                                 "seconds_when_run": earlier.get("seconds"), "finished_at": earlier.get("finished_at")})
             return
         print(f"{label}: running", flush=True)
         started = time.time()
