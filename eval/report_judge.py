@@ -1,13 +1,185 @@
-"""Judge-related sections of the report (filled in from judge/run.py's output files)."""
+"""Judge, reference-check and throughput sections of the report (from judge/run.py and bench outputs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {}
-JUDGE_TABLES: dict[str, Any] = {}
+
+def _pct(ci: dict[str, Any] | None) -> str:
+    """'41.0 % [32.0, 50.0]' from a bootstrap dict (estimate, ci_low, ci_high)."""
+    if not ci or ci.get("estimate") is None:
+        return "n/a"
+    out = f"{100 * ci['estimate']:.1f} %"
+    if ci.get("ci_low") is not None and ci.get("ci_high") is not None:
+        out += f" [{100 * ci['ci_low']:.1f}, {100 * ci['ci_high']:.1f}]"
+    return out
+
+
+def _num(x: float | None, fmt: str = ".2f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def pairwise_section(js: dict[str, Any]) -> dict[str, Any]:
+    keep = ("baseline", "candidate", "n_pairs", "n_scored", "n_unparseable", "n_failed", "wins", "ties", "losses",
+            "win_rate", "lc_win_rate", "position_consistency", "first_position_rate", "avg_length")
+    p = js["pairwise"]
+    return {"judge": js["judge"], "verdict_mode": js.get("verdict_mode"), "status": js.get("status"),
+            **{k: p.get(k) for k in keep}}
+
+
+def pairwise_table(p: dict[str, Any]) -> str:
+    lengths = p.get("avg_length") or {}
+    words = ", ".join(f"{m} {_num((v or {}).get('words'), '.0f')}" for m, v in lengths.items())
+    rows = [
+        ("Judge", f"{p['judge']} ({p['verdict_mode']} verdicts, {p['status']})"),
+        ("Pairs judged (both orders) / scored", f"{p['n_pairs']} / {p['n_scored']}"
+         + (f" ({p['n_unparseable']} unparseable, {p['n_failed']} failed)" if p['n_unparseable'] or p['n_failed'] else "")),
+        (f"{p['candidate']} wins / ties / losses", f"{p['wins']} / {p['ties']} / {p['losses']}"),
+        ("Win rate of tuned, (W + T/2)/N [95 % CI]", _pct(p["win_rate"])),
+        ("Length-controlled win rate [95 % CI]", _pct(p.get("lc_win_rate"))),
+        ("Position consistency (same verdict in both orders)", _num(p.get("position_consistency"), ".1%")),
+        ("Average answer length (words)", words or "n/a"),
+    ]
+    return "| Pairwise | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def hallucination_section(js: dict[str, Any]) -> dict[str, Any]:
+    h = js["hallucination"]
+    out: dict[str, Any] = {"judge": js["judge"], "status": js.get("status"), "models": {}}
+    for name, m in h["models"].items():
+        out["models"][name] = {k: m.get(k) for k in ("n", "n_scored", "attempted_rate", "hallucination_rate_attempted",
+                                                     "hallucination_rate_overall", "severe_rate", "unanswerable")}
+        out["models"][name]["corrected_overall_rate"] = (h.get("corrected_overall_rate") or {}).get(name)
+    out["difference_base_minus_tuned"] = h.get("difference_base_minus_tuned")
+    return out
+
+
+def hallucination_table(h: dict[str, Any]) -> str:
+    lines = ["| Model | Attempted | Hallucination (attempted) | Hallucination (overall) | Corrected overall (Rogan–Gladen) "
+             "| Severe (label 2) | Unanswerable: escalated |", "|---|---|---|---|---|---|---|"]
+    for name, m in h["models"].items():
+        un = m.get("unanswerable") or {}
+        esc = un.get("correct_escalation_rate")
+        lines.append(f"| {name} | {_pct(m['attempted_rate'])} | {_pct(m['hallucination_rate_attempted'])} | "
+                     f"{_pct(m['hallucination_rate_overall'])} | {_pct(m.get('corrected_overall_rate'))} | "
+                     f"{_pct(m['severe_rate'])} | {_num(esc, '.0%')} of {un.get('n', 0)} |")
+    d = h.get("difference_base_minus_tuned") or {}
+    if d:
+        lines.append(f"| base − tuned (paired) | | {_pct(d.get('attempted'))} | {_pct(d.get('overall'))} | | "
+                     f"{_pct(d.get('severe'))} | |")
+    lines.append("")
+    lines.append(f"Judge: {h['judge']} ({h['status']}). Corrected rates use the judge's sensitivity and specificity "
+                 "measured on the manual rubric set.")
+    return "\n".join(lines)
+
+
+def calibration_section(c: dict[str, Any]) -> dict[str, Any]:
+    h, p = c.get("hallucination") or {}, c.get("pairwise") or {}
+    hb = h.get("binary") or {}
+    return {"judge": c.get("judge"), "verdict_mode": c.get("verdict_mode"), "calibrated": c.get("calibrated"),
+            "kappa_min": c.get("kappa_min"),
+            "hallucination": {k: hb.get(k) for k in ("n", "accuracy", "kappa", "macro_f1", "sensitivity", "specificity")}
+            | {"four_class_kappa": (h.get("four_class") or {}).get("kappa"), "threshold": h.get("threshold")},
+            "pairwise": {k: p.get(k) for k in ("n_scored", "accuracy", "kappa", "macro_f1", "position_consistency",
+                                               "first_position_rate")} | {"decisive_only": p.get("decisive_only")}}
+
+
+def calibration_table(c: dict[str, Any]) -> str:
+    h, p = c["hallucination"], c["pairwise"]
+    dec = p.get("decisive_only") or {}
+    lines = ["| Task | n | Accuracy | Cohen's κ | Macro-F1 | Other |", "|---|---|---|---|---|---|",
+             f"| Hallucination (yes/no) | {h.get('n')} | {_num(h.get('accuracy'), '.1%')} | {_num(h.get('kappa'))} | "
+             f"{_num(h.get('macro_f1'))} | sensitivity {_num(h.get('sensitivity'), '.1%')}, specificity "
+             f"{_num(h.get('specificity'), '.1%')} |",
+             f"| Pairwise (A/B/tie) | {p.get('n_scored')} | {_num(p.get('accuracy'), '.1%')} | {_num(p.get('kappa'))} | "
+             f"{_num(p.get('macro_f1'))} | decisive-only accuracy {_num(dec.get('accuracy'), '.1%')} (n={dec.get('n')}); "
+             f"position consistency {_num(p.get('position_consistency'), '.1%')} |"]
+    cal = c.get("calibrated") or {}
+    flag = "calibrated" if cal and all(cal.values()) else f"**uncalibrated** (κ below {c.get('kappa_min')})"
+    lines += ["", f"Judge {c.get('judge')} ({c.get('verdict_mode')} verdicts): {flag}."]
+    return "\n".join(lines)
+
+
+def reference_section(r: dict[str, Any]) -> dict[str, Any]:
+    return {"models": r["models"], "thresholds": r.get("thresholds")}
+
+
+def reference_table(r: dict[str, Any]) -> str:
+    def ci(s: dict[str, Any]) -> str:
+        if not s or s.get("mean") is None:
+            return "n/a"
+        lo_hi = s.get("ci95")
+        return f"{s['mean']:.3f}" + (f" [{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]" if lo_hi else "")
+    lines = ["| Model | Key-fact recall | Forbidden-claim hit rate | Similarity to reference |", "|---|---|---|---|"]
+    for name, m in r["models"].items():
+        lines.append(f"| {name} | {ci(m['key_fact_recall'])} | {ci(m['forbidden_hit_rate'])} | {ci(m['reference_similarity'])} |")
+    return "\n".join(lines)
+
+
+def throughput_section(b: dict[str, Any]) -> dict[str, Any]:
+    return {"model_dir": b["model_dir"], "n_prompts": b["n_prompts"], "max_tokens": b["max_tokens"],
+            "quick": b.get("quick"), "results": [{k: r.get(k) for k in ("engine", "mode", "tokens_per_s", "mean_latency_s")}
+                                                 for r in b["results"]], "speedup": b.get("speedup"),
+            "loadavg_start": b.get("loadavg_start")}
+
+
+def throughput_table(t: dict[str, Any]) -> str:
+    lines = [f"{t['n_prompts']} prompts × {t['max_tokens']} tokens, greedy, {t['model_dir']}:", "",
+             "| Engine | Mode | tokens/s | mean latency (s) |", "|---|---|---|---|"]
+    lines += [f"| {r['engine']} | {r['mode']} | {_num(r['tokens_per_s'], '.1f')} | {_num(r['mean_latency_s'], '.1f')} |"
+              for r in t["results"]]
+    sp = t.get("speedup") or {}
+    lines += ["", "Speed-ups measured in the same run: " + ", ".join(f"{k} {v}×" for k, v in sp.items() if v)]
+    return "\n".join(lines)
+
+
+JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
+    "pairwise": ("judge_summary.json", pairwise_section),
+    "hallucination": ("judge_summary.json", hallucination_section),
+    "calibration": ("calibration.json", calibration_section),
+    "reference_check": ("reference_check.json", reference_section),
+    "throughput": ("bench_generate.json", throughput_section),
+}
+JUDGE_TABLES: dict[str, Any] = {"pairwise": pairwise_table, "hallucination": hallucination_table,
+                                "calibration": calibration_table, "reference_check": reference_table,
+                                "throughput": throughput_table}
 
 
 def judge_plots(summary: dict[str, Any], plots: Path) -> None:
-    """Plots for the judge sections present in ``summary``."""
+    """Win rate with CI and hallucination rates (raw and corrected) with CIs, as PNGs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def bar(ax, labels: list[str], cis: list[dict[str, Any] | None]) -> None:
+        est = [100 * (c or {}).get("estimate", 0) if c and c.get("estimate") is not None else 0 for c in cis]
+        lo = [e - 100 * c["ci_low"] if c and c.get("ci_low") is not None else 0 for e, c in zip(est, cis, strict=True)]
+        hi = [100 * c["ci_high"] - e if c and c.get("ci_high") is not None else 0 for e, c in zip(est, cis, strict=True)]
+        ax.bar(labels, est, yerr=[lo, hi], capsize=4)
+
+    if "pairwise" in summary:
+        p = summary["pairwise"]
+        fig, ax = plt.subplots(figsize=(4.5, 3.5))
+        bar(ax, ["raw", "length-controlled"], [p["win_rate"], p.get("lc_win_rate")])
+        ax.axhline(50, color="grey", linestyle="--", linewidth=1)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("tuned win rate vs base (%)")
+        ax.set_title("Pairwise win rate, 95 % CI")
+        fig.tight_layout()
+        fig.savefig(plots / "win_rate.png", dpi=120)
+        plt.close(fig)
+    if "hallucination" in summary:
+        h = summary["hallucination"]["models"]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        labels, cis = [], []
+        for name, m in h.items():
+            labels += [f"{name}\nraw", f"{name}\ncorrected"]
+            cis += [m["hallucination_rate_overall"], m.get("corrected_overall_rate")]
+        bar(ax, labels, cis)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("hallucination rate (%)")
+        ax.set_title("Hallucination rate (overall), 95 % CI")
+        fig.tight_layout()
+        fig.savefig(plots / "hallucination.png", dpi=120)
+        plt.close(fig)
