@@ -46,6 +46,9 @@ class Budget(BaseModel):
     answer_words: int = Field(110, ge=10)  # ~150 tokens
     reference_words: int = Field(110, ge=10)
     kb_words: int = Field(120, ge=0)
+    conversation_words: int = Field(120, ge=10)  # the last user turn first, then earlier turns
+    facts_words: int = Field(80, ge=10)  # all key facts together
+    forbidden_words: int = Field(60, ge=10)  # all forbidden claims together
 
 
 class Launch(BaseModel):

@@ -41,12 +41,31 @@ def as_data(text: str, max_words: int) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››") or "(empty answer)"
 
 
+EARLIER_TURN_WORDS = 30
+
+
 def conversation_text(item: EvalItem, max_words: int) -> str:
-    return "\n".join(f"{m.role.upper()}: {as_data(m.content, max_words)}" for m in item.messages if m.role != "system")
+    """The conversation within ``max_words``: the last user turn first, then earlier turns (newest first,
+    each at most 30 words) while the budget lasts; dropped turns are marked."""
+    turns = [m for m in item.messages if m.role != "system"]
+    last = turns[-1]
+    kept = [f"{last.role.upper()}: {as_data(last.content, max_words)}"]
+    left = max_words - min(len(last.content.split()), max_words)
+    skipped = 0
+    for m in reversed(turns[:-1]):
+        if left < 8:
+            skipped += 1
+            continue
+        text = as_data(m.content, min(EARLIER_TURN_WORDS, left))
+        kept.insert(0, f"{m.role.upper()}: {text}")
+        left -= len(text.split())
+    if skipped:
+        kept.insert(0, f"({skipped} earlier turn(s) omitted)")
+    return "\n".join(kept)
 
 
-def _facts(xs: list[str]) -> str:
-    return "; ".join(xs) if xs else "(none given)"
+def _facts(xs: list[str], max_words: int) -> str:
+    return truncate_words("; ".join(xs), max_words) if xs else "(none given)"
 
 
 def pairwise_messages(cfg: JudgeConfig, item: EvalItem, answer_a: str, answer_b: str, *, logprobs: bool) -> list[dict]:
@@ -54,9 +73,9 @@ def pairwise_messages(cfg: JudgeConfig, item: EvalItem, answer_a: str, answer_b:
     system, user = load_template(cfg.prompts.pairwise_logprobs if logprobs else cfg.prompts.pairwise)
     return [{"role": "system", "content": system},
             {"role": "user", "content": render(
-                user, conversation=conversation_text(item, b.answer_words),
+                user, conversation=conversation_text(item, b.conversation_words),
                 reference=as_data(item.reference_answer, b.reference_words) if item.reference_answer else "(none given)",
-                key_facts=_facts(item.key_facts),
+                key_facts=_facts(item.key_facts, b.facts_words),
                 answer_a=as_data(answer_a, b.answer_words), answer_b=as_data(answer_b, b.answer_words))}]
 
 
@@ -68,10 +87,11 @@ def hallucination_messages(cfg: JudgeConfig, item: EvalItem, answer: str, *, log
     kb = kb_excerpt(item.kb_refs, query, b.kb_words, kb_dir) if item.kb_refs else ""
     return [{"role": "system", "content": system},
             {"role": "user", "content": render(
-                user, conversation=conversation_text(item, b.answer_words),
+                user, conversation=conversation_text(item, b.conversation_words),
                 answerable_note="" if item.answerable else load_prompt("judge_unanswerable_note"),
                 reference=as_data(item.reference_answer, b.reference_words) if item.reference_answer else "(none given)",
-                key_facts=_facts(item.key_facts), forbidden_claims=_facts(item.forbidden_claims),
+                key_facts=_facts(item.key_facts, b.facts_words),
+                forbidden_claims=_facts(item.forbidden_claims, b.forbidden_words),
                 kb=kb or "(none)", answer=as_data(answer, b.answer_words))}]
 
 

@@ -182,3 +182,14 @@ def test_unparseable_verdicts_are_counted_not_dropped(workspace, capsys):
     assert "12 verdict(s) unparseable" in capsys.readouterr().err
     recs = [json.loads(x) for x in (tmp / "out" / "judgments" / "hallucination-local-qwen0.5b.jsonl").read_text().splitlines()]
     assert len(recs) == 12 and all(r["verdict"] == "unparseable" and r["raw"] for r in recs)
+
+
+def test_shipped_configs_load():
+    from judge.config import CONFIGS_DIR, load_config
+
+    names = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml") if p.stem != "reference_check")
+    assert {"local-qwen0.5b", "vllm-qwen7b", "openai-gpt4o-mini"} <= set(names)
+    cfgs = {n: load_config(n) for n in names}
+    assert cfgs["local-qwen0.5b"].launch is not None and cfgs["local-qwen0.5b"].base_url is None
+    assert cfgs["openai-gpt4o-mini"].api_key_env == "OPENAI_API_KEY" and cfgs["openai-gpt4o-mini"].price_per_1m_input > 0
+    assert all(c.decoding.temperature == 0 for c in cfgs.values())
