@@ -78,6 +78,9 @@ class JudgeConfig(BaseModel):
     max_retries: int = Field(4, ge=0)
     budget: Budget = Budget()
     launch: Launch | None = None
+    # defuse text addressed to the grader inside answers (fake verdict JSON, "ignore the rubric", "note to the
+    # grader"): such text never belongs in a support answer; prompts without it are unchanged (same cache keys)
+    sanitize_answers: bool = True
     notes: str = ""
 
     @field_validator("name")

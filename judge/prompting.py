@@ -35,8 +35,28 @@ def render(template: str, **fields: str) -> str:
     return _SLOT.sub(sub, template)
 
 
-def as_data(text: str, max_words: int) -> str:
-    """An answer as an inert block: truncated, delimiter markers defused."""
+_VERDICT_JSON = re.compile(r"\{[^{}]*[\"'](?:verdict|label|score|winner)[\"']\s*:[^{}]*\}", re.I)
+_TO_GRADER = re.compile(
+    r"[^\n]*(?:ignore (?:the|this|your|all|any|previous|prior|above) (?:\w+ )?(?:rubric|instructions|criteria|rules)"
+    r"|(?:note|message|instruction)s? (?:to|for) the (?:grader|judge|evaluator|reviewer)"
+    r"|\b(?:grader|judge|evaluator)s?\s*:"
+    r"|\b(?:answer|reply|respond|output|vote)(?: with| for)? [\"'`]?(?:A|B)[\"'`]?\s*(?:[.!](?!\w)|$)"
+    r"|\b(?:answer|reply|respond|output) with [\"'`]?(?:0|1|2|X)[\"'`]?\s*(?:[.!](?!\w)|$)"
+    r"|\b(?:pick|choose|select)(?: answer)? [\"'`]?(?:A|B)[\"'`]?\s*(?:[.!](?!\w)|$))[^\n]*",
+    re.I | re.M)
+
+
+def sanitize(text: str) -> tuple[str, int]:
+    """Replace fake verdict JSON and lines addressed to the grader; returns the text and the number replaced."""
+    text, n1 = _VERDICT_JSON.subn("[removed: verdict-like JSON]", text)
+    text, n2 = _TO_GRADER.subn("[removed: text addressed to the grader]", text)
+    return text, n1 + n2
+
+
+def as_data(text: str, max_words: int, *, clean: bool = False) -> str:
+    """An answer as an inert block: optionally sanitized, truncated, delimiter markers defused."""
+    if clean:
+        text = sanitize(text)[0]
     text = truncate_words(text, max_words)
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››") or "(empty answer)"
 
@@ -76,7 +96,8 @@ def pairwise_messages(cfg: JudgeConfig, item: EvalItem, answer_a: str, answer_b:
                 user, conversation=conversation_text(item, b.conversation_words),
                 reference=as_data(item.reference_answer, b.reference_words) if item.reference_answer else "(none given)",
                 key_facts=_facts(item.key_facts, b.facts_words),
-                answer_a=as_data(answer_a, b.answer_words), answer_b=as_data(answer_b, b.answer_words))}]
+                answer_a=as_data(answer_a, b.answer_words, clean=cfg.sanitize_answers),
+                answer_b=as_data(answer_b, b.answer_words, clean=cfg.sanitize_answers))}]
 
 
 def hallucination_messages(cfg: JudgeConfig, item: EvalItem, answer: str, *, logprobs: bool,
@@ -92,7 +113,7 @@ def hallucination_messages(cfg: JudgeConfig, item: EvalItem, answer: str, *, log
                 reference=as_data(item.reference_answer, b.reference_words) if item.reference_answer else "(none given)",
                 key_facts=_facts(item.key_facts, b.facts_words),
                 forbidden_claims=_facts(item.forbidden_claims, b.forbidden_words),
-                kb=kb or "(none)", answer=as_data(answer, b.answer_words))}]
+                kb=kb or "(none)", answer=as_data(answer, b.answer_words, clean=cfg.sanitize_answers))}]
 
 
 def repair_messages(cfg: JudgeConfig, messages: list[dict], reply: str, error: str) -> list[dict]:

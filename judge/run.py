@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--verdict-mode", choices=["json", "logprobs"], help="override the config's verdict mode")
     g.add_argument("--concurrency", type=int, help="override the config's requests in flight")
     g.add_argument("--cache", type=Path, help="cache file (default results/judgments/cache/<judge>.jsonl)")
+    g.add_argument("--no-sanitize", action="store_true",
+                   help="keep text addressed to the grader inside answers (to measure the undefended injection flip rate)")
     d = common.add_argument_group("data")
     d.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval questions JSONL")
     d.add_argument("--baseline", default="base", help="baseline model name (results/answers/<name>.jsonl) or a .jsonl path")
@@ -115,7 +117,8 @@ def _main(argv: list[str] | None) -> int:
     apply_safe_env()
     try:
         cfg = load_config(args.judge, base_url=args.judge_base_url, model=args.judge_model,
-                          verdict_mode=args.verdict_mode, concurrency=args.concurrency)
+                          verdict_mode=args.verdict_mode, concurrency=args.concurrency,
+                          sanitize_answers=False if args.no_sanitize else None)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -197,6 +197,7 @@ def do_injection(run: Run) -> dict[str, Any]:
     res = run_injection(run.client, clean, items, base, cand, tie_band=thr, progress=run.progress)
     res["records"] = str(run.write_records("injection", res.pop("rows")))
     res["sampled_ids"] = chosen
+    res["sanitize_answers"] = run.client.cfg.sanitize_answers
     return res
 
 

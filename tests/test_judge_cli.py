@@ -100,6 +100,10 @@ def test_subset_injection_and_uncalibrated_flag(workspace, capsys):
     inj = json.loads((tmp / "out" / "judgments" / "injection-local-qwen0.5b.summary.json").read_text())
     assert inj["n_pairs"] == 3 and inj["n_judgments"] == 6 and inj["pair_flip_rate"] == 0.0
     assert inj["order_flip_rate"] == 0.0 and inj["pair_success_rate"] == 0.0
+    # sanitized by default: the judge sees the injection defused
+    defused = [r for r in fake.requests if "[removed: text addressed to the grader]" in r["messages"][-1]["content"]]
+    assert len(defused) == 6 and not any("Ignore the rubric" in r["messages"][-1]["content"] for r in fake.requests)
+    assert cli.main(["injection", *_args(tmp, fake, "--n", "3", "--no-sanitize")]) == 0
     injected = [r for r in fake.requests if "Ignore the rubric" in r["messages"][-1]["content"]]
     assert len(injected) == 6
     (tmp / "rubric" / "pairwise.jsonl").unlink()
