@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-retries", type=int, default=3, help="the openai client's retries per request")
     p.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV, help="env var holding the API key (\"EMPTY\" when unset)")
     p.add_argument("--system-prompt", default=SYSTEM_PROMPT_NAME, help="prompt file name under prompts/")
+    p.add_argument("--model-fingerprint", help="identifies the served weights (e.g. their sha256); recorded in every row, "
+                   "and existing rows made with another fingerprint are refused instead of resumed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.concurrency < 1:
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
                          api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
                          timeout=a.timeout, max_retries=a.max_retries, system_prompt_name=a.system_prompt,
-                         progress=not a.no_progress)
+                         progress=not a.no_progress, fingerprint=a.model_fingerprint)
     except (OutputMismatchError, JsonlError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

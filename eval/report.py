@@ -10,6 +10,7 @@ copied to <results>/training_manifest.json so that the committed results carry i
   summary.csv   the same numbers, one metric per row
   summary.md    the Markdown tables the README embeds (scripts/update_readme.py)
   plots/*.png   win rate with CI, hallucination rates with CIs, loss curves, stage times
+  examples.md   before/after examples chosen by the fixed rule in eval/examples.py
 A result file that is missing is reported as missing (in summary.json and on stderr), never
 silently left out.
 """
@@ -27,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from eval.examples import write_examples  # noqa: E402
 from eval.report_judge import JUDGE_SECTIONS, JUDGE_TABLES, judge_plots  # noqa: E402
 from supportbot.paths import RESULTS_DIR  # noqa: E402
 
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     if summary["missing"]:
         md += ["Missing result files: " + ", ".join(summary["missing"]), ""]
     (res / "summary.md").write_text("\n".join(md))
+    judge_name = (load(res / "judge_summary.json") or {}).get("judge")
+    if judge_name:
+        write_examples(res, judge_name)
     print(f"wrote {res / 'summary.json'}, summary.csv, summary.md and {plots}/")
     return 0
 

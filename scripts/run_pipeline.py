@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -43,14 +44,14 @@ from supportbot.training.manifest import git_state, hardware, package_versions  
 PY = sys.executable
 DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
 DEFAULT_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b.yaml")
-QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4}
+QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4, "rubric_limit": 8}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {QUICK['max_steps']} training steps, {QUICK['eval_limit']} questions, "
-                        f"{QUICK['judge_limit']} judged; writes to outputs/quick/ instead of results/")
+                        f"{QUICK['judge_limit']} judged against {QUICK['rubric_limit']} rubric rows; writes to outputs/quick/ instead of results/")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="Axolotl YAML (default: %(default)s)")
     p.add_argument("--judge-config", type=Path, default=DEFAULT_JUDGE_CONFIG, help="judge YAML (default: %(default)s)")
     p.add_argument("--engine", choices=["vllm", "app"], default="vllm",
@@ -77,13 +78,38 @@ def served(engine: str, name: str, model_dir: Path, *, enforce_eager: bool) -> I
         vllm_server.stop(name, quiet=True)
 
 
+def weights_fingerprint(model_dir: Path) -> str:
+    """sha256 (first 16 hex digits) of a model folder's safetensors weights."""
+    h = hashlib.sha256()
+    for f in sorted(model_dir.glob("*.safetensors")):
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 24), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def set_aside_stale(out: Path, fingerprint: str) -> None:
+    """Move answers made by other weights (a retrained model) to <name>.stale.jsonl; resume otherwise."""
+    if not out.is_file() or not out.stat().st_size:
+        return
+    with out.open() as fh:
+        first = json.loads(fh.readline())
+    if first.get("model_fingerprint") != fingerprint:
+        stale = out.with_suffix(".stale.jsonl")
+        print(f"  {out} was made by other weights ({first.get('model_fingerprint')}); moved to {stale}", flush=True)
+        out.replace(stale)
+
+
 def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> None:
     """Serve each model in turn and answer the eval questions (eval/generate.py, resumable)."""
     answers_dir.mkdir(parents=True, exist_ok=True)
     for name, model_dir in models.items():
+        out = answers_dir / f"{name}.jsonl"
+        fingerprint = weights_fingerprint(model_dir)
+        set_aside_stale(out, fingerprint)
         with served(engine, name, model_dir, enforce_eager=quick) as base_url:
-            cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name,
-                   "--out", str(answers_dir / f"{name}.jsonl"), "--concurrency", "16"]
+            cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name, "--out", str(out),
+                   "--concurrency", "16", "--model-fingerprint", fingerprint]
             if limit:
                 cmd += ["--limit", str(limit)]
             print("  + " + " ".join(cmd), flush=True)
@@ -94,7 +120,7 @@ def judge_command(judge_cfg: Path, results: Path, limit: int | None) -> list[str
     """`judge/run.py all` on base vs tuned answers; a local judge config starts its own server."""
     cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(results),
            "--baseline", str(results / "answers" / "base.jsonl"), "--candidate", str(results / "answers" / "tuned.jsonl")]
-    return cmd + (["--limit", str(limit)] if limit else [])
+    return cmd + (["--limit", str(limit), "--rubric-limit", str(QUICK["rubric_limit"])] if limit else [])
 
 
 def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
@@ -137,7 +163,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
         Stage("judge", judge_command(args.judge_config, results, judge_limit),
               inputs=[*answers, args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"],
               outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
-        Stage("report", [PY, "eval/report.py", "--results-dir", str(results)],
+        Stage("report", [PY, "eval/report.py", "--results-dir", str(results), "--run-dir", str(run_dir)],
               inputs=[results / "judge_summary.json", results / "lm_eval.json", results / "reference_check.json",
                       ROOT / "results" / "training_runs.csv", ROOT / "eval" / "report.py"],
               outputs=[results / "summary.json", results / "summary.md"], always=True),

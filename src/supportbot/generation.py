@@ -129,8 +129,13 @@ def repair_truncated_tail(path: Path) -> bool:
     return True
 
 
-def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str) -> dict[Any, dict]:
-    """Answers already in ``path`` by id; raises if they were made with other settings."""
+def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
+              fingerprint: str | None = None) -> dict[Any, dict]:
+    """Answers already in ``path`` by id; raises if they were made with other settings.
+
+    ``fingerprint`` (e.g. a hash of the served weights) is compared only when given, so that a
+    retrained model served under the same name does not resume from the old model's answers.
+    """
     if not path.is_file():
         return {}
     done: dict[Any, dict] = {}
@@ -139,6 +144,8 @@ def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str) ->
             raise OutputMismatchError(f"{path}:{line}: not an answers row (needs 'id' and 'answer')")
         # base_url is recorded but not compared: the same model may be served again on another port
         want = {"model": model, "decoding": asdict(decoding), "system_prompt_sha256": system_sha}
+        if fingerprint is not None:
+            want["model_fingerprint"] = fingerprint
         for key, value in want.items():
             if row.get(key) != value:
                 raise OutputMismatchError(
@@ -203,6 +210,7 @@ def generate(
     system_prompt_name: str = SYSTEM_PROMPT_NAME,
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
+    fingerprint: str | None = None,
 ) -> GenerationStats:
     """Answer every item not yet in ``out``; append one row per answer. See the module docstring."""
     out = Path(out)
@@ -210,7 +218,7 @@ def generate(
     system_prompt = load_prompt(system_prompt_name)
     system_sha = sha256_text(system_prompt)
     repair_truncated_tail(out)
-    done = load_done(out, model=model, decoding=decoding, system_sha=system_sha)
+    done = load_done(out, model=model, decoding=decoding, system_sha=system_sha, fingerprint=fingerprint)
     todo = [it for it in items if it.id not in done]
     stats = GenerationStats(total=len(items), skipped=len(items) - len(todo), errors=[])
     if not todo:
@@ -232,6 +240,7 @@ def generate(
             "decoding": asdict(decoding),
             "system_prompt": system_prompt_name,
             "system_prompt_sha256": system_sha,
+            **({"model_fingerprint": fingerprint} if fingerprint is not None else {}),
             "created": round(time.time(), 3),
         }
 
