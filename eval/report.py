@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from eval.examples import write_examples  # noqa: E402
 from eval.report_judge import JUDGE_SECTIONS, JUDGE_TABLES, judge_plots  # noqa: E402
+from eval.report_targets import targets_section, targets_table  # noqa: E402
 from supportbot.paths import RESULTS_DIR  # noqa: E402
 
 DEFAULT_RUN_DIR = ROOT / "outputs" / "smollm2-135m-lora-cpu"
@@ -129,7 +130,7 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "pipeline_timing": ("pipeline_timing.json", lambda d: d),
     **JUDGE_SECTIONS,
 }
-TABLES: dict[str, Any] = {"training": training_table, "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
+TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
                           **JUDGE_TABLES}
 
 
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {res / filename} is missing; the {name} section is left out", file=sys.stderr)
             continue
         summary[name] = extract(data)
+    summary["targets"] = targets_section(summary)
     tables = render_tables(summary)
     if "training" in summary:
         plot_loss(load(res / "training_manifest.json"), plots / "loss.png")

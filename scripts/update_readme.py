@@ -23,6 +23,7 @@ from eval.report import render_tables  # noqa: E402
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 HEADINGS = {
+    "targets": "Baselines & Targets (targets in eval/targets.yaml; baseline = the base model, measured)",
     "pairwise": "Pairwise win rate (tuned vs base, LLM judge)",
     "hallucination": "Hallucination rate (LLM judge, raw and corrected for judge error)",
     "calibration": "Judge agreement with the manual rubric set",

@@ -1,0 +1,83 @@
+"""Baselines & Targets table: each target in eval/targets.yaml checked against the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TARGETS_PATH = Path(__file__).resolve().parent / "targets.yaml"
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or d.get(k) is None:
+            return None
+        d = d[k]
+    return d
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def _ci(c: dict[str, Any] | None) -> str:
+    if not c or c.get("estimate") is None:
+        return "n/a"
+    lo, hi = c.get("ci_low"), c.get("ci_high")
+    return _pct(c["estimate"]) + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None and hi is not None else "")
+
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+
+def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """One row per target: metric, baseline (base model), measured (tuned / run), target, met."""
+    t = targets or yaml.safe_load(TARGETS_PATH.read_text())
+    rows: list[dict[str, str]] = []
+
+    def row(metric: str, baseline: str, measured: str, target: str, ok: bool | None) -> None:
+        rows.append({"metric": metric, "baseline": baseline, "measured": measured, "target": target, "status": _met(ok)})
+
+    wr = _get(summary, "pairwise", "win_rate")
+    ok = None if not wr or wr.get("estimate") is None else (
+        wr["estimate"] >= t["win_rate_min"] and (wr.get("ci_low") or 0) > t["win_rate_ci_low_min"])
+    row("Win rate of tuned vs base (judge)", "50.0 % (base vs itself)", _ci(wr),
+        f">= {_pct(t['win_rate_min'])}, CI low > {_pct(t['win_rate_ci_low_min'])}", ok)
+
+    models = _get(summary, "hallucination", "models") or {}
+    diff = _get(summary, "hallucination", "difference_base_minus_tuned", "overall")
+    ok = None if not diff or diff.get("estimate") is None else (
+        diff["estimate"] >= t["hallucination_drop_min"] and (diff.get("ci_low") or 0) > 0)
+    row("Hallucination rate, overall (judge)", _ci(_get(models, "base", "hallucination_rate_overall")),
+        _ci(_get(models, "tuned", "hallucination_rate_overall")) + f"; base − tuned {_ci(diff)}",
+        f"base − tuned >= {_pct(t['hallucination_drop_min'])}, paired CI > 0", ok)
+
+    lm = _get(summary, "lm_eval", "models") or {}
+    b, c = _get(lm, "base", "bits_per_byte"), _get(lm, "tuned", "bits_per_byte")
+    row("Reference bits/byte (lm-eval, judge-free)", "n/a" if b is None else f"{b:.3f}", "n/a" if c is None else f"{c:.3f}",
+        "tuned < base", None if b is None or c is None else b - c > t["bits_per_byte_drop_min"])
+
+    kh, kp = _get(summary, "calibration", "hallucination", "kappa"), _get(summary, "calibration", "pairwise", "kappa")
+    row("Judge agreement with manual labels (Cohen's κ)", "", "n/a" if kh is None or kp is None
+        else f"hallucination {kh:.2f}, pairwise {kp:.2f}", f">= {t['judge_kappa_min']:.2f} on both",
+        None if kh is None or kp is None else min(kh, kp) >= t["judge_kappa_min"])
+
+    wall, cost = _get(summary, "training", "wall_time_s"), _get(summary, "training", "cost", "usd")
+    row("Training wall time (CPU default, 2 cores)", "", "n/a" if wall is None else f"{wall:.0f} s",
+        f"<= {t['train_wall_s_max']} s", None if wall is None else wall <= t["train_wall_s_max"])
+    row("Training cost (estimated)", "", "n/a" if cost is None else f"${cost:.4f}", f"<= ${t['train_cost_usd_max']}",
+        None if cost is None else cost <= t["train_cost_usd_max"])
+    pw = _get(summary, "pipeline_timing", "wall_seconds")
+    quick = _get(summary, "pipeline_timing", "quick")
+    row("Pipeline wall time" + (" (--quick)" if quick else ""), "", "n/a" if pw is None else f"{pw:.0f} s",
+        f"<= {t['pipeline_wall_s_max']} s", None if pw is None or quick else pw <= t["pipeline_wall_s_max"])
+    return rows
+
+
+def targets_table(rows: list[dict[str, str]]) -> str:
+    lines = ["| Metric | Baseline (base model) | Measured | Target | Status |", "|---|---|---|---|---|"]
+    lines += [f"| {r['metric']} | {r['baseline']} | {r['measured']} | {r['target']} | {r['status']} |" for r in rows]
+    return "\n".join(lines)
