@@ -22,6 +22,7 @@ import csv
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,23 @@ def training_table(t: dict[str, Any]) -> str:
 def lm_eval_table(lm: dict[str, Any]) -> str:
     lines = ["| Model | Reference bits/byte (lower is better) | n |", "|---|---|---|"]
     for name, r in lm["models"].items():
-        err = f" ± {r['stderr']:.3f}" if r.get("stderr") else ""
+        se = r.get("stderr")  # lm-eval reports "N/A" for corpus-level metrics such as bits_per_byte
+        err = f" ± {se:.3f}" if isinstance(se, int | float) and se else ""
         lines.append(f"| {name} | {r['bits_per_byte']:.3f}{err} | {r['n']} |")
     return "\n".join(lines)
 
 
 def timing_table(timing: dict[str, Any]) -> str:
-    lines = ["| Stage | Status | Seconds |", "|---|---|---|"]
-    lines += [f"| {s['stage']} | {s['status']} | {s['seconds']:.0f} |" for s in timing["stages"]]
-    lines.append(f"| **total (wall)** | | **{timing['wall_seconds']:.0f}** |")
+    lines = ["| Stage | Status | Seconds (when it last ran) |", "|---|---|---|"]
+    for s in timing["stages"]:
+        secs = s["seconds"] if s["status"] == "ran" else s.get("seconds_when_run")
+        when = s.get("finished_at")
+        status = s["status"] + (f" (up to date; ran {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when))})"
+                                if s["status"] == "skipped" and isinstance(when, int | float) else "")
+        lines.append(f"| {s['stage']} | {status} | {'n/a' if secs is None else f'{secs:.0f}'} |")
+    full = timing.get("full_run_seconds", timing["wall_seconds"])
+    lines.append(f"| **whole pipeline (sum of stages)** | | **{full:.0f}** ({full / 60:.1f} min) |")
+    lines.append(f"| wall time of the last invocation | | {timing['wall_seconds']:.0f} |")
     return "\n".join(lines)
 
 
