@@ -63,7 +63,7 @@ def render(chosen: list[tuple[str, str]], items: dict[str, dict], answers: dict[
         verdict = {"x": "base better", "y": "tuned better", "tie": "tie"}.get(pw.get("winner"), pw.get("winner", "not judged"))
         pref = pw.get("pref_x")
         out += [f"## {rid} ({item.get('domain')}/{item.get('category')}): {why}", "",
-                "**User:** " + item["messages"][-1]["content"], "",
+                *[f"**{m['role'].capitalize()}:** {m['content']}\n" for m in item["messages"]],
                 "**Reference answer:**", "", _quote(item.get("reference_answer", "")), ""]
         for model in ("base", "tuned"):
             ans = answers.get(model, {}).get(rid, {}).get("answer", "(no answer)")

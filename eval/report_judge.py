@@ -134,16 +134,51 @@ def throughput_table(t: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def serve_memory_section(b: dict[str, Any]) -> dict[str, Any]:
+    return {"results": [{k: r.get(k) for k in ("setup", "servers", "ready_s_total", "rss_gib_total")} for r in b["results"]],
+            "rss_ratio_two_servers_over_lora": b.get("rss_ratio_two_servers_over_lora"),
+            "tuned_answer_same_merged_vs_lora": b.get("tuned_answer_same_merged_vs_lora")}
+
+
+def serve_memory_table(m: dict[str, Any]) -> str:
+    lines = ["| Serving base + tuned | vLLM servers | ready after (s) | resident memory (GiB) |", "|---|---|---|---|"]
+    lines += [f"| {r['setup']} | {r['servers']} | {_num(r['ready_s_total'], '.0f')} | {_num(r['rss_gib_total'])} |"
+              for r in m["results"]]
+    lines += ["", f"Two servers use {m['rss_ratio_two_servers_over_lora']}× the memory of one server with a LoRA module; "
+              f"the tuned answer is {'identical' if m['tuned_answer_same_merged_vs_lora'] else 'different'} "
+              "(merged vs LoRA, greedy)."]
+    return "\n".join(lines)
+
+
+def train_bench_section(b: dict[str, Any]) -> dict[str, Any]:
+    return {"runs": [{k: r.get(k) for k in ("name", "tokens", "seconds", "tokens_per_s")} for r in b["runs"]],
+            "ratios_vs_plain": b.get("ratios_vs_plain"), "target": b.get("target"), "settings": b.get("settings")}
+
+
+def train_bench_table(t: dict[str, Any]) -> str:
+    lines = ["| Training loop | tokens | seconds | tokens/s | vs plain loop |", "|---|---|---|---|---|"]
+    ratios = t.get("ratios_vs_plain") or {}
+    lines += [f"| {r['name']} | {r['tokens']} | {_num(r['seconds'], '.1f')} | {_num(r['tokens_per_s'], '.1f')} | "
+              f"{_num(ratios.get(r['name']), '.2f')}× |" for r in t["runs"]]
+    s = t.get("settings") or {}
+    lines += ["", f"Same {s.get('rows')} rows, {s.get('steps')} optimizer steps, LoRA r={s.get('lora_r')}; target: {t.get('target')}."]
+    return "\n".join(lines)
+
+
 JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
     "pairwise": ("judge_summary.json", pairwise_section),
     "hallucination": ("judge_summary.json", hallucination_section),
     "calibration": ("calibration.json", calibration_section),
     "reference_check": ("reference_check.json", reference_section),
+    "judge_usage": ("judge_summary.json", lambda js: js.get("judge_usage")),
     "throughput": ("bench_generate.json", throughput_section),
+    "serve_memory": ("bench_serve_memory.json", serve_memory_section),
+    "train_bench": ("bench_train.json", train_bench_section),
 }
 JUDGE_TABLES: dict[str, Any] = {"pairwise": pairwise_table, "hallucination": hallucination_table,
                                 "calibration": calibration_table, "reference_check": reference_table,
-                                "throughput": throughput_table}
+                                "throughput": throughput_table, "serve_memory": serve_memory_table,
+                                "train_bench": train_bench_table}
 
 
 def judge_plots(summary: dict[str, Any], plots: Path) -> None:

@@ -42,7 +42,7 @@ def run_axolotl(rows_file: Path, work: Path, steps: int, threads: int) -> dict:
     """One Axolotl run of ``steps`` optimizer steps; tokens/s from its run manifest."""
     out = work / f"axolotl-omp{threads}"
     config = write_derived_config(
-        CONFIG, work / f"bench-omp{threads}.yml", train_path=rows_file, drop=("test_datasets", "num_epochs"),
+        CONFIG, work / f"bench-omp{threads}.yml", train_path=rows_file, drop=("test_datasets", "num_epochs", "eval_steps"),
         output_dir=str(out), dataset_prepared_path=str(work / "prepared"), max_steps=steps, val_set_size=0.0,
         evals_per_epoch=None, saves_per_epoch=None, save_steps=100000, logging_steps=1,
     )
@@ -70,8 +70,10 @@ def run_plain(rows: list[dict], cfg: dict, steps: int, threads: int, seed: int) 
                                              target_modules="all-linear", task_type="CAUSAL_LM"))
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["learning_rate"])
-    encoded = [tok.apply_chat_template(r["messages"], tokenize=True)[: cfg["sequence_len"]] for r in rows]
-    encoded = [e["input_ids"] if isinstance(e, dict) else list(e) for e in encoded]
+    # render the chat template to text, then tokenize: the return type of apply_chat_template(tokenize=True)
+    # differs across transformers versions (list, BatchEncoding, tokenizers.Encoding)
+    texts = [tok.apply_chat_template(r["messages"], tokenize=False) for r in rows]
+    encoded = [tok(t, add_special_tokens=False)["input_ids"][: cfg["sequence_len"]] for t in texts]
     random.Random(seed).shuffle(encoded)
     mbs, ga = cfg["micro_batch_size"], cfg["gradient_accumulation_steps"]
     need = steps * mbs * ga

@@ -179,6 +179,9 @@ def write_manifest(results: Path, timings: list[dict], started: float, args: arg
          # a resumed run skips finished stages: this is what the whole pipeline costs from scratch, each
          # stage's time as measured when it last ran
          "full_run_seconds": round(full, 1), "stages": timings}, indent=2) + "\n")
+    with (results / "pipeline_runs.jsonl").open("a") as fh:  # append-only history of every invocation
+        fh.write(json.dumps({"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "argv": sys.argv[1:],
+                             "wall_seconds": wall, "full_run_seconds": round(full, 1), "stages": timings}) + "\n")
     manifest = {"command": " ".join(["python", "scripts/run_pipeline.py", *sys.argv[1:]]), "wall_seconds": wall,
                 "git": git_state(), "hardware": hardware(), "packages": package_versions(),
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -30,7 +30,9 @@ HEADINGS = {
     "reference_check": "Judge-free reference check (sentence embeddings)",
     "lm_eval": "lm-eval: reference-answer bits per byte",
     "training": "Training cost and time",
-    "throughput": "Generation throughput",
+    "throughput": "Generation throughput (`python scripts/bench_generate.py`)",
+    "serve_memory": "Serving base and tuned at once (`python scripts/bench_serve_memory.py`)",
+    "train_bench": "Training throughput: Axolotl vs a plain PEFT loop (`python scripts/bench_train.py --steps 4 --rows 64`)",
     "pipeline_timing": "Pipeline stage times",
 }
 

@@ -26,7 +26,7 @@ def test_quick_pipeline_writes_every_result(repo_root: Path, tmp_path: Path):
         rows = [json.loads(x) for x in (results / "answers" / f"{m}.jsonl").read_text().splitlines()]
         assert len(rows) == 6 and all(r["answer"].strip() and r["model_fingerprint"] for r in rows)
     summary = json.loads((results / "summary.json").read_text())
-    assert set(summary["missing"]) <= {"bench_generate.json"}, summary["missing"]  # the benchmark is a separate script
+    assert all(m.startswith("bench_") for m in summary["missing"]), summary["missing"]  # benchmarks are separate scripts
     for section in ("training", "pairwise", "hallucination", "calibration", "lm_eval", "pipeline_timing"):
         assert section in summary, section
     timing = json.loads((results / "pipeline_timing.json").read_text())
