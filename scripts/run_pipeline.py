@@ -118,7 +118,9 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
 
 def judge_command(judge_cfg: Path, results: Path, limit: int | None) -> list[str]:
     """`judge/run.py all` on base vs tuned answers; a local judge config starts its own server."""
-    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(results),
+    judge_name = yaml.safe_load(judge_cfg.read_text())["name"]
+    cache = results / "judgments" / "cache" / f"{judge_name}.jsonl"  # beside the results it produced
+    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(results), "--cache", str(cache),
            "--baseline", str(results / "answers" / "base.jsonl"), "--candidate", str(results / "answers" / "tuned.jsonl")]
     return cmd + (["--limit", str(limit), "--rubric-limit", str(QUICK["rubric_limit"])] if limit else [])
 
