@@ -95,8 +95,13 @@ def timing_table(timing: dict[str, Any]) -> str:
                                 if s["status"] == "skipped" and isinstance(when, int | float) else "")
         lines.append(f"| {s['stage']} | {status} | {'n/a' if secs is None else f'{secs:.0f}'} |")
     full = timing.get("full_run_seconds", timing["wall_seconds"])
-    lines.append(f"| **whole pipeline (sum of stages)** | | **{full:.0f}** ({full / 60:.1f} min) |")
+    cached = " — judge answered from its cache" if timing.get("judge_from_cache") else ""
+    lines.append(f"| **whole pipeline (sum of stages){cached}** | | **{full:.0f}** ({full / 60:.1f} min) |")
     lines.append(f"| wall time of the last invocation | | {timing['wall_seconds']:.0f} |")
+    if timing.get("judge_from_cache"):
+        lines += ["", "The judge stage made no judge calls in its last run (every judgment was in the cache), so this sum "
+                  "is not the cost of a fresh run; `results/pipeline_first_run.txt` has the stage times of the first "
+                  "full run."]
     return "\n".join(lines)
 
 
@@ -177,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {res / filename} is missing; the {name} section is left out", file=sys.stderr)
             continue
         summary[name] = extract(data)
+    usage = summary.get("judge_usage") or {}
+    if "pipeline_timing" in summary:
+        summary["pipeline_timing"]["judge_from_cache"] = usage.get("calls") == 0 and usage.get("cache_hits", 0) > 0
     summary["targets"] = targets_section(summary)
     tables = render_tables(summary)
     if "training" in summary:
