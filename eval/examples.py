@@ -20,14 +20,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from supportbot.jsonl import iter_jsonl  # noqa: E402
+from supportbot.jsonl import read_jsonl  # noqa: E402
 from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
 
 N_FIRST, N_WINS, N_LOSSES = 5, 3, 3
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
-    return [r for _, r in iter_jsonl(path)] if path.is_file() else []
+    return read_jsonl(path) if path.is_file() else []
 
 
 def choose(eval_ids: list[str], pairwise: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:

@@ -33,6 +33,7 @@ from eval.examples import write_examples  # noqa: E402
 from eval.report_judge import JUDGE_SECTIONS, JUDGE_TABLES, judge_plots  # noqa: E402
 from eval.report_targets import targets_section, targets_table  # noqa: E402
 from supportbot.paths import RESULTS_DIR  # noqa: E402
+from supportbot.stages import last_seconds  # noqa: E402
 
 DEFAULT_RUN_DIR = ROOT / "outputs" / "smollm2-135m-lora-cpu"
 
@@ -89,7 +90,7 @@ def lm_eval_table(lm: dict[str, Any]) -> str:
 def timing_table(timing: dict[str, Any]) -> str:
     lines = ["| Stage | Status | Seconds (when it last ran) |", "|---|---|---|"]
     for s in timing["stages"]:
-        secs = s["seconds"] if s["status"] == "ran" else s.get("seconds_when_run")
+        secs = last_seconds(s)
         when = s.get("finished_at")
         status = s["status"] + (f" (up to date; ran {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when))})"
                                 if s["status"] == "skipped" and isinstance(when, int | float) else "")

@@ -7,6 +7,9 @@ from typing import Any
 
 import yaml
 
+from eval.report_judge import _pct as _ci
+from supportbot.stages import last_seconds
+
 TARGETS_PATH = Path(__file__).resolve().parent / "targets.yaml"
 
 
@@ -20,13 +23,6 @@ def _get(d: Any, *keys: str) -> Any:
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
-
-
-def _ci(c: dict[str, Any] | None) -> str:
-    if not c or c.get("estimate") is None:
-        return "n/a"
-    lo, hi = c.get("ci_low"), c.get("ci_high")
-    return _pct(c["estimate"]) + (f" [{100 * lo:.1f}, {100 * hi:.1f}]" if lo is not None and hi is not None else "")
 
 
 def _met(ok: bool | None) -> str:
@@ -74,13 +70,12 @@ def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = No
     row("vLLM throughput, 16 concurrent / 1 request", "", "n/a" if sp is None else f"{sp:.2f}×",
         f">= {t['vllm_speedup_min']:.0f}×", None if sp is None else sp >= t["vllm_speedup_min"])
     gen = next((s for s in _get(summary, "pipeline_timing", "stages") or [] if s.get("stage") == "generate"), None)
-    gs = None if gen is None else (gen["seconds"] if gen.get("status") == "ran" else gen.get("seconds_when_run"))
+    gs = None if gen is None else last_seconds(gen)
     row("200 eval answers (generate stage, server starts included)", "", "n/a" if gs is None else f"{gs:.0f} s",
         f"<= {t['generate_s_max']} s", None if gs is None or _get(summary, "pipeline_timing", "quick") else gs <= t["generate_s_max"])
     pw = _get(summary, "pipeline_timing", "full_run_seconds") or _get(summary, "pipeline_timing", "wall_seconds")
     quick = _get(summary, "pipeline_timing", "quick")
-    calls = _get(summary, "judge_usage", "calls")
-    cached = calls == 0 and (_get(summary, "judge_usage", "cache_hits") or 0) > 0
+    cached = bool(_get(summary, "pipeline_timing", "judge_from_cache"))  # set by eval/report.py
     measured = "n/a" if pw is None else f"{pw:.0f} s" + (" (judge answered from its cache)" if cached else "")
     row("Pipeline time, all stages" + (" (--quick)" if quick else ""), "", measured, f"<= {t['pipeline_wall_s_max']} s",
         None if pw is None or quick or cached else pw <= t["pipeline_wall_s_max"])

@@ -6,7 +6,7 @@
 Both setups serve the names `base` and `tuned` from the same folders (the base model, the merged
 model / the LoRA adapter of the CPU default run) with the same vLLM flags (--enforce-eager, the
 same KV-cache space and max model length). For each: time to ready, resident memory of every
-server process tree (psutil, summed RSS after one answer per name), and the greedy answer to one
+server process tree (summed RSS from /proc after one answer per name), and the greedy answer to one
 question from each name, so the LoRA path is checked to serve the tuned behaviour. Setups run one
 after the other (never together) on an otherwise idle machine; the load average is recorded.
 """
@@ -23,30 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import psutil  # noqa: E402
-
 from supportbot import vllm_server  # noqa: E402
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR, load_prompt  # noqa: E402
 from supportbot.runtime_env import apply_safe_env  # noqa: E402
 
 RUN_DIR = OUTPUTS_DIR / "smollm2-135m-lora-cpu"
 QUESTION = "My SR-300 router's LED is blinking amber. What does that mean?"
-
-
-def tree_rss_gib(pid: int) -> float:
-    """Summed resident memory of a process and all its descendants (GiB)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return round(total / 2**30, 3)
 
 
 def ask(url: str, model: str) -> str:
@@ -67,7 +49,7 @@ def run_setup(label: str, servers: list[vllm_server.VllmConfig], names: dict[str
             records.append(vllm_server.start(cfg, timeout=900))
         ready_s = round(time.monotonic() - t0, 1)
         answers = {name: ask(records[i]["url"], name) for name, i in names.items()}
-        rss = [tree_rss_gib(r["pid"]) for r in records]
+        rss = [round(vllm_server.process_tree_rss(r["pid"]) / 2**30, 3) for r in records]
         return {"setup": label, "servers": len(records), "ready_s_total": ready_s, "rss_gib_per_server": rss,
                 "rss_gib_total": round(sum(rss), 3), "answers": answers,
                 "argv": [r["argv"] for r in records]}

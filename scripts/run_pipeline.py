@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import subprocess
@@ -35,10 +34,11 @@ sys.path.insert(0, str(ROOT / "src"))
 import yaml  # noqa: E402
 
 from supportbot import vllm_server  # noqa: E402
+from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
 from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env  # noqa: E402
 from supportbot.serve.process import ServerProcess  # noqa: E402
-from supportbot.stages import Stage, StageRunner  # noqa: E402
+from supportbot.stages import Stage, StageRunner, last_seconds  # noqa: E402
 from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
 
 PY = sys.executable
@@ -80,12 +80,7 @@ def served(engine: str, name: str, model_dir: Path, *, enforce_eager: bool) -> I
 
 def weights_fingerprint(model_dir: Path) -> str:
     """sha256 (first 16 hex digits) of a model folder's safetensors weights."""
-    h = hashlib.sha256()
-    for f in sorted(model_dir.glob("*.safetensors")):
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 24), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
+    return sha256_files(sorted(model_dir.glob("*.safetensors")))[:16]
 
 
 def set_aside_stale(out: Path, fingerprint: str) -> None:
@@ -175,7 +170,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
 def write_manifest(results: Path, timings: list[dict], started: float, args: argparse.Namespace) -> None:
     """Stage timings and the run's provenance, next to the results they describe."""
     wall = round(time.time() - started, 1)
-    full = sum((t.get("seconds") if t["status"] == "ran" else t.get("seconds_when_run")) or 0.0 for t in timings)
+    full = sum(last_seconds(t) or 0.0 for t in timings)
     (results / "pipeline_timing.json").write_text(json.dumps(
         {"quick": args.quick, "engine": args.engine, "wall_seconds": wall,
          # a resumed run skips finished stages: this is what the whole pipeline costs from scratch, each

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -11,31 +12,26 @@ from supportbot.generation import Decoding, OutputMismatchError, load_done
 
 
 def _write(path: Path, **extra) -> None:
-    row = {"id": "q1", "answer": "hi", "model": "tuned", "system_prompt_sha256": "s"}
+    row = {"id": "q1", "answer": "hi", "model": "tuned", "decoding": asdict(Decoding()), "system_prompt_sha256": "s"}
     path.write_text(json.dumps(row | extra) + "\n")
 
 
 def test_same_settings_resume(tmp_path: Path):
     out = tmp_path / "a.jsonl"
-    _write(out, decoding=_decoding(), model_fingerprint="abc")
+    _write(out, model_fingerprint="abc")
     assert list(load_done(out, model="tuned", decoding=Decoding(), system_sha="s", fingerprint="abc")) == ["q1"]
 
 
 def test_other_weights_are_refused_with_file_and_line(tmp_path: Path):
     out = tmp_path / "a.jsonl"
-    _write(out, decoding=_decoding(), model_fingerprint="old")
+    _write(out, model_fingerprint="old")
     with pytest.raises(OutputMismatchError, match=r"a\.jsonl:1: .*model_fingerprint='old'"):
         load_done(out, model="tuned", decoding=Decoding(), system_sha="s", fingerprint="new")
 
 
 def test_other_system_prompt_is_refused(tmp_path: Path):
     out = tmp_path / "a.jsonl"
-    _write(out, decoding=_decoding())
+    _write(out)
     with pytest.raises(OutputMismatchError, match="system_prompt_sha256"):
         load_done(out, model="tuned", decoding=Decoding(), system_sha="other")
 
-
-def _decoding() -> dict:
-    from dataclasses import asdict
-
-    return asdict(Decoding())

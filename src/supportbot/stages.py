@@ -37,6 +37,11 @@ def hash_paths(paths: list[Path], params: dict[str, Any] | None = None) -> str:
     return digest.hexdigest()
 
 
+def last_seconds(entry: dict[str, Any]) -> float | None:
+    """A timing entry's seconds: this run's if the stage ran, else those recorded when it last ran."""
+    return entry.get("seconds") if entry.get("status") == "ran" else entry.get("seconds_when_run")
+
+
 @dataclass
 class Stage:
     """One pipeline step: ``run`` is a command (list of args) or a Python callable."""

@@ -17,13 +17,19 @@ from typing import Any
 MANIFEST_NAME = "bootstrap_manifest.json"
 
 
+def sha256_files(paths: list[str | Path], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of the files' contents, concatenated in the given order, read in chunks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_files([path], chunk)
 
 
 def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
