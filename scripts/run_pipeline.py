@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT / "src"))
 import yaml  # noqa: E402
 
 from supportbot import vllm_server  # noqa: E402
+from supportbot.generation import OutputMismatchError, load_eval, pending_items  # noqa: E402
 from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
 from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
 from supportbot.serve.process import ServerProcess  # noqa: E402
 from supportbot.stages import Stage, StageRunner, last_seconds  # noqa: E402
 from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
@@ -44,6 +45,7 @@ from supportbot.training.manifest import git_state, hardware, package_versions  
 PY = sys.executable
 DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
 DEFAULT_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b.yaml")
+GENERATE_CONCURRENCY = 48
 QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4, "rubric_limit": 8}
 
 
@@ -95,6 +97,16 @@ def set_aside_stale(out: Path, fingerprint: str) -> None:
         out.replace(stale)
 
 
+def all_answered(out: Path, name: str, fingerprint: str, limit: int | None) -> bool:
+    """True when ``out`` already answers every eval item (up to ``limit``) with these weights and eval/generate.py's
+    default decoding, so serving the model would only cost a server start."""
+    items = load_eval(DATA_DIR / "eval.jsonl")[:limit]
+    try:
+        return not pending_items(items, out, model=name, fingerprint=fingerprint)
+    except OutputMismatchError:  # other settings: eval/generate.py says so, with the file and line
+        return False
+
+
 def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> None:
     """Serve each model in turn and answer the eval questions (eval/generate.py, resumable)."""
     answers_dir.mkdir(parents=True, exist_ok=True)
@@ -102,9 +114,14 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
         out = answers_dir / f"{name}.jsonl"
         fingerprint = weights_fingerprint(model_dir)
         set_aside_stale(out, fingerprint)
-        with served(engine, name, model_dir, enforce_eager=quick) as base_url:
+        if all_answered(out, name, fingerprint, limit):
+            print(f"  {out}: every answer is there, made by these weights ({fingerprint}); {name} is not served", flush=True)
+            continue
+        # CPU: --enforce-eager (start-up ~30 s instead of ~90 s, decode ~10 % slower) and 48 requests in flight;
+        # measured in results/bench_generate_modes.json. On a GPU torch.compile/CUDA graphs pay off.
+        with served(engine, name, model_dir, enforce_eager=quick or not has_cuda()) as base_url:
             cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name, "--out", str(out),
-                   "--concurrency", "16", "--model-fingerprint", fingerprint]
+                   "--concurrency", str(GENERATE_CONCURRENCY), "--model-fingerprint", fingerprint]
             if limit:
                 cmd += ["--limit", str(limit)]
             print("  + " + " ".join(cmd), flush=True)

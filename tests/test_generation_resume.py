@@ -35,3 +35,13 @@ def test_other_system_prompt_is_refused(tmp_path: Path):
     with pytest.raises(OutputMismatchError, match="system_prompt_sha256"):
         load_done(out, model="tuned", decoding=Decoding(), system_sha="other")
 
+
+
+def test_pending_items_are_the_unanswered_ones(tmp_path: Path):
+    from supportbot.generation import SYSTEM_PROMPT_NAME, EvalItem, load_prompt, pending_items, sha256_text
+
+    out = tmp_path / "a.jsonl"
+    _write(out, model_fingerprint="abc", system_prompt_sha256=sha256_text(load_prompt(SYSTEM_PROMPT_NAME)))
+    items = [EvalItem(id=i, messages=[{"role": "user", "content": "q"}], line=n) for n, i in enumerate(("q1", "q2"), 1)]
+    assert [it.id for it in pending_items(items, out, model="tuned", fingerprint="abc")] == ["q2"]
+    assert pending_items(items[:1], out, model="tuned", fingerprint="abc") == []

@@ -155,6 +155,14 @@ def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
     return done
 
 
+def pending_items(items: list[EvalItem], out: Path, *, model: str, decoding: Decoding = Decoding(),
+                  system_prompt_name: str = SYSTEM_PROMPT_NAME, fingerprint: str | None = None) -> list[EvalItem]:
+    """The items ``out`` has no answer for yet (made with these settings; see :func:`load_done`)."""
+    system_sha = sha256_text(load_prompt(system_prompt_name))
+    done = load_done(Path(out), model=model, decoding=decoding, system_sha=system_sha, fingerprint=fingerprint)
+    return [it for it in items if it.id not in done]
+
+
 @dataclass
 class GenerationStats:
     total: int = 0
@@ -218,8 +226,8 @@ def generate(
     system_prompt = load_prompt(system_prompt_name)
     system_sha = sha256_text(system_prompt)
     repair_truncated_tail(out)
-    done = load_done(out, model=model, decoding=decoding, system_sha=system_sha, fingerprint=fingerprint)
-    todo = [it for it in items if it.id not in done]
+    todo = pending_items(items, out, model=model, decoding=decoding, system_prompt_name=system_prompt_name,
+                         fingerprint=fingerprint)
     stats = GenerationStats(total=len(items), skipped=len(items) - len(todo), errors=[])
     if not todo:
         return stats
