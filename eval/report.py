@@ -101,8 +101,8 @@ def timing_table(timing: dict[str, Any]) -> str:
     lines.append(f"| wall time of the last invocation | | {timing['wall_seconds']:.0f} |")
     if timing.get("judge_from_cache"):
         lines += ["", "The judge stage made no judge calls in its last run (every judgment was in the cache), so this sum "
-                  "is not the cost of a fresh run; `results/pipeline_first_run.txt` has the stage times of the first "
-                  "full run."]
+                  "is not the cost of a fresh run; `results/pipeline_cold_run.txt` has the stage times of the run from "
+                  "empty caches."]
     return "\n".join(lines)
 
 
@@ -145,8 +145,9 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "pipeline_timing": ("pipeline_timing.json", lambda d: d),
     **JUDGE_SECTIONS,
 }
+# README order; the fresh-clone check sits next to the stage times it repeats on a clean checkout
 TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
-                          **JUDGE_TABLES}
+                          "fresh_clone": JUDGE_TABLES["fresh_clone"], **JUDGE_TABLES}
 
 
 def render_tables(summary: dict[str, Any]) -> dict[str, str]:

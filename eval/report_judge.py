@@ -165,6 +165,63 @@ def train_bench_table(t: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def vllm_bind_section(b: dict[str, Any]) -> dict[str, Any]:
+    return {"model_dir": b["model_dir"], "median": b["median"], "ratio_all_over_auto": b["ratio_all_over_auto"],
+            "bind": {r["setting"]: r.get("omp_threads_bind") for r in b["rows"]},
+            "rounds": sum(r["setting"] == "auto" for r in b["rows"])}
+
+
+def _bench_label(key: str) -> str:
+    """'decode_tok_s_8_concurrent' -> 'decode tok/s, 8 concurrent'."""
+    head, _, rest = key.partition("_tok_s")
+    return f"{head} tok/s, " + (rest.strip("_").replace("_", " ").replace("single", "1 request") or "1 request")
+
+
+def vllm_bind_table(v: dict[str, Any]) -> str:
+    keys = list(v["ratio_all_over_auto"])
+    lines = [f"{v['model_dir']} (the CPU judge), --enforce-eager, medians of {v['rounds']} alternating rounds:", "",
+             "| OpenMP binding | " + " | ".join(map(_bench_label, keys)) + " |", "|---|" + "---|" * len(keys)]
+    labels = {"auto": "vLLM default (one core kept for the scheduler)", "all": f"all cores ({v['bind'].get('all')})"}
+    lines += [f"| {labels.get(name, name)} | " + " | ".join(_num(m.get(k), ".1f") for k in keys) + " |"
+              for name, m in v["median"].items()]
+    lines += ["| ratio all / default | " + " | ".join(f"{_num(v['ratio_all_over_auto'][k])}×" for k in keys) + " |"]
+    return "\n".join(lines)
+
+
+def generate_modes_section(b: dict[str, Any]) -> dict[str, Any]:
+    return {"limit": b["limit"], "model_dir": b["model_dir"], "rows": b["rows"]}
+
+
+def generate_modes_table(g: dict[str, Any]) -> str:
+    lines = [f"{g['model_dir']}, first {g['limit']} eval questions (eval/generate.py), one run:", "",
+             "| Setting | binding | eager | in flight | start-up (s) | answering (s) | tokens/s | stage speed-up | same answers |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['setting']} | {r['omp_threads_bind']} | {'yes' if r['enforce_eager'] else 'no'} | {r['concurrency']} | "
+              f"{_num(r['start_s'], '.0f')} | {_num(r['answer_s'], '.0f')} | {_num(r['tok_s'], '.1f')} | "
+              f"{_num(r['stage_ratio_vs_first'])}× | {r['answers_identical_to_first']}/{g['limit']} |" for r in g["rows"]]
+    return "\n".join(lines)
+
+
+def fresh_clone_section(b: dict[str, Any]) -> dict[str, Any]:
+    keep = ("commit", "reuse_envs", "setup_s", "pipeline_s", "total_s", "stages", "judge_calls", "judge_cache_hits",
+            "answers_reused", "outcomes_equal", "finished_at")
+    return {**{k: b.get(k) for k in keep}, "n_outcome_differences": len(b.get("outcome_differences") or [])}
+
+
+def fresh_clone_table(f: dict[str, Any]) -> str:
+    stages = ", ".join(f"{s['stage']} {_num(s['seconds'], '.0f')}" for s in f.get("stages") or [])
+    lines = ["| Fresh clone of the repository, `make pipeline` | |", "|---|---|",
+             f"| Commit | {str(f.get('commit'))[:12]} |",
+             f"| Setup (`make setup`{', environments linked' if f.get('reuse_envs') else ''}) | {_num(f.get('setup_s'), '.0f')} s |",
+             f"| Pipeline (`python scripts/run_pipeline.py`) | {_num(f.get('pipeline_s'), '.0f')} s ({stages}) |",
+             f"| Total | {_num(f.get('total_s'), '.0f')} s ({_num((f.get('total_s') or 0) / 60, '.1f')} min) |",
+             f"| Judge calls / answered from the committed cache | {f.get('judge_calls')} / {f.get('judge_cache_hits')} |",
+             f"| Answers reused (same weights sha256) | {len(f.get('answers_reused') or [])} of 2 files |",
+             f"| Outcome numbers equal to the committed results | {'yes' if f.get('outcomes_equal') else 'no'} "
+             f"({f.get('n_outcome_differences')} differences) |"]
+    return "\n".join(lines)
+
+
 JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
     "pairwise": ("judge_summary.json", pairwise_section),
     "hallucination": ("judge_summary.json", hallucination_section),
@@ -174,11 +231,15 @@ JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
     "throughput": ("bench_generate.json", throughput_section),
     "serve_memory": ("bench_serve_memory.json", serve_memory_section),
     "train_bench": ("bench_train.json", train_bench_section),
+    "vllm_bind": ("bench_vllm_bind.json", vllm_bind_section),
+    "generate_modes": ("bench_generate_modes.json", generate_modes_section),
+    "fresh_clone": ("fresh_clone_check.json", fresh_clone_section),
 }
 JUDGE_TABLES: dict[str, Any] = {"pairwise": pairwise_table, "hallucination": hallucination_table,
                                 "calibration": calibration_table, "reference_check": reference_table,
                                 "throughput": throughput_table, "serve_memory": serve_memory_table,
-                                "train_bench": train_bench_table}
+                                "train_bench": train_bench_table, "vllm_bind": vllm_bind_table,
+                                "generate_modes": generate_modes_table, "fresh_clone": fresh_clone_table}
 
 
 def judge_plots(summary: dict[str, Any], plots: Path) -> None:
