@@ -166,7 +166,8 @@ def train_bench_table(t: dict[str, Any]) -> str:
 
 
 def vllm_bind_section(b: dict[str, Any]) -> dict[str, Any]:
-    return {"model_dir": b["model_dir"], "median": b["median"], "ratio_all_over_auto": b["ratio_all_over_auto"],
+    return {"command": b["command"].strip(), "model_dir": b["model_dir"], "median": b["median"],
+            "ratio_all_over_auto": b["ratio_all_over_auto"],
             "bind": {r["setting"]: r.get("omp_threads_bind") for r in b["rows"]},
             "rounds": sum(r["setting"] == "auto" for r in b["rows"])}
 
@@ -179,7 +180,8 @@ def _bench_label(key: str) -> str:
 
 def vllm_bind_table(v: dict[str, Any]) -> str:
     keys = list(v["ratio_all_over_auto"])
-    lines = [f"{v['model_dir']} (the CPU judge), --enforce-eager, medians of {v['rounds']} alternating rounds:", "",
+    lines = [f"`{v['command']}`: {v['model_dir']} (the CPU judge), --enforce-eager, medians of {v['rounds']} "
+             "alternating round(s):", "",
              "| OpenMP binding | " + " | ".join(map(_bench_label, keys)) + " |", "|---|" + "---|" * len(keys)]
     labels = {"auto": "vLLM default (one core kept for the scheduler)", "all": f"all cores ({v['bind'].get('all')})"}
     lines += [f"| {labels.get(name, name)} | " + " | ".join(_num(m.get(k), ".1f") for k in keys) + " |"
@@ -189,11 +191,11 @@ def vllm_bind_table(v: dict[str, Any]) -> str:
 
 
 def generate_modes_section(b: dict[str, Any]) -> dict[str, Any]:
-    return {"limit": b["limit"], "model_dir": b["model_dir"], "rows": b["rows"]}
+    return {"command": b["command"].strip(), "limit": b["limit"], "model_dir": b["model_dir"], "rows": b["rows"]}
 
 
 def generate_modes_table(g: dict[str, Any]) -> str:
-    lines = [f"{g['model_dir']}, first {g['limit']} eval questions (eval/generate.py), one run:", "",
+    lines = [f"`{g['command']}`: {g['model_dir']}, first {g['limit']} eval questions (eval/generate.py), one run:", "",
              "| Setting | binding | eager | in flight | start-up (s) | answering (s) | tokens/s | stage speed-up | same answers |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['setting']} | {r['omp_threads_bind']} | {'yes' if r['enforce_eager'] else 'no'} | {r['concurrency']} | "
@@ -203,14 +205,16 @@ def generate_modes_table(g: dict[str, Any]) -> str:
 
 
 def fresh_clone_section(b: dict[str, Any]) -> dict[str, Any]:
-    keep = ("commit", "reuse_envs", "setup_s", "pipeline_s", "total_s", "stages", "judge_calls", "judge_cache_hits",
-            "answers_reused", "outcomes_equal", "finished_at")
+    keep = ("command", "commit", "reuse_envs", "setup_s", "pipeline_s", "total_s", "stages", "judge_calls", "judge_cache_hits",
+            "answers_reused", "outcomes_equal", "finished_at", "recompared_at")
     return {**{k: b.get(k) for k in keep}, "n_outcome_differences": len(b.get("outcome_differences") or [])}
 
 
 def fresh_clone_table(f: dict[str, Any]) -> str:
     stages = ", ".join(f"{s['stage']} {_num(s['seconds'], '.0f')}" for s in f.get("stages") or [])
     lines = ["| Fresh clone of the repository, `make pipeline` | |", "|---|---|",
+             f"| Measured by | `{str(f.get('command')).strip()}`"
+             + (" (differences recomputed from the kept clone with `--recompare`)" if f.get("recompared_at") else "") + " |",
              f"| Commit | {str(f.get('commit'))[:12]} |",
              f"| Setup (`make setup`{', environments linked' if f.get('reuse_envs') else ''}) | {_num(f.get('setup_s'), '.0f')} s |",
              f"| Pipeline (`python scripts/run_pipeline.py`) | {_num(f.get('pipeline_s'), '.0f')} s ({stages}) |",

@@ -39,7 +39,7 @@ from supportbot.training.manifest import hardware  # noqa: E402
 OUTCOME_SECTIONS = ("missing", "training", "lm_eval", "pairwise", "hallucination", "calibration", "reference_check")
 # leaves that describe when, how long or where, not what was measured
 NOT_OUTCOME = re.compile(r"(second|_s$|wall|time|finished|created|modified|date|_at$|commit|path|file|dir|records"
-                         r"|command|url|tokens_per|throughput|peak|hardware|version|cost)", re.I)
+                         r"|command|url|tokens_per|throughput|peak|hardware|version|cost|price)", re.I)
 
 
 def flatten(x: Any, prefix: str = "") -> dict[str, Any]:
@@ -54,8 +54,24 @@ def outcome_differences(committed: dict, regenerated: dict) -> list[dict[str, An
     """Outcome leaves of summary.json that differ between the committed and the regenerated results."""
     a = {k: v for s in OUTCOME_SECTIONS for k, v in flatten(committed.get(s), f"/{s}").items()}
     b = {k: v for s in OUTCOME_SECTIONS for k, v in flatten(regenerated.get(s), f"/{s}").items()}
-    keys = sorted(k for k in set(a) | set(b) if not NOT_OUTCOME.search(k.rsplit("/", 1)[-1]))
+    keys = sorted(k for k in set(a) | set(b) if not NOT_OUTCOME.search(k))  # e.g. /training/cost/usd follows wall time
     return [{"key": k, "committed": a.get(k), "regenerated": b.get(k)} for k in keys if a.get(k) != b.get(k)]
+
+
+def committed_summary() -> dict:
+    return json.loads(subprocess.run(["git", "show", "HEAD:results/summary.json"], cwd=ROOT,
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def recompare(clone: Path, out: Path) -> int:
+    """Recompute the outcome differences of an earlier check from its kept clone (timings stay as measured)."""
+    record = json.loads(out.read_text())
+    diffs = outcome_differences(committed_summary(), json.loads((clone / "results" / "summary.json").read_text()))
+    record.update(outcome_differences=diffs, outcomes_equal=not diffs,
+                  recompared_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{len(diffs)} outcome differences; written to {out}")
+    return 0 if not diffs else 1
 
 
 def run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> float:
@@ -74,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reuse-envs", action="store_true", help="link .venv and .venv-vllm from this checkout")
     p.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "fresh_clone_check.json")
+    p.add_argument("--recompare", type=Path, metavar="CLONE",
+                   help="only recompute --out's outcome differences from a clone kept with --keep (same HEAD)")
     a = p.parse_args(argv)
+    if a.recompare:
+        return recompare(a.recompare, a.out)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.strip()
     if dirty:
@@ -99,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         timing = json.loads((clone / "results" / "pipeline_timing.json").read_text())
         judge_usage = json.loads((clone / "results" / "judge_summary.json").read_text()).get("judge_usage", {})
         reused = [line.strip() for line in log.read_text().splitlines() if "is not served" in line]
-        committed = json.loads(subprocess.run(["git", "show", "HEAD:results/summary.json"], cwd=ROOT,
-                                              capture_output=True, text=True, check=True).stdout)
-        diffs = outcome_differences(committed, regenerated)
+        diffs = outcome_differences(committed_summary(), regenerated)
         out = {"command": "python scripts/check_fresh_clone.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                "commit": commit, "reuse_envs": a.reuse_envs, "setup_s": setup_s, "pipeline_s": pipeline_s,
                "total_s": round(setup_s + pipeline_s, 1),

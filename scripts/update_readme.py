@@ -33,10 +33,10 @@ HEADINGS = {
     "throughput": "Generation throughput (`python scripts/bench_generate.py`)",
     "serve_memory": "Serving base and tuned at once (`python scripts/bench_serve_memory.py`)",
     "train_bench": "Training throughput: Axolotl vs a plain PEFT loop (`python scripts/bench_train.py --steps 4 --rows 64`)",
-    "vllm_bind": "vLLM-CPU thread binding (`python scripts/bench_vllm_bind.py`)",
-    "generate_modes": "How the generate stage serves (`python scripts/bench_generate_modes.py`)",
+    "vllm_bind": "vLLM-CPU thread binding",
+    "generate_modes": "How the generate stage serves vLLM on CPU",
     "pipeline_timing": "Pipeline stage times",
-    "fresh_clone": "The README's main command on a fresh clone (`python scripts/check_fresh_clone.py`)",
+    "fresh_clone": "The README's main command on a fresh clone",
 }
 
 
