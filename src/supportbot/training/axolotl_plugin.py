@@ -48,6 +48,10 @@ class ManifestCallback(TrainerCallback):
         self.train_losses: list[tuple[int, float]] = []
         self.eval_losses: list[tuple[int, float]] = []
         self.train_metrics: dict[str, float] = {}
+        self.steps: list[tuple[int, float, int]] = []  # (global step, perf_counter at its end, tokens seen)
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: D102 - Trainer hook
+        self.steps.append((state.global_step, time.perf_counter(), int(state.num_input_tokens_seen or 0)))
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102 - Trainer hook
         logs = logs or {}
@@ -99,6 +103,7 @@ class ManifestCallback(TrainerCallback):
             "git": mf.git_state(),
             "hardware": hw,
             "packages": mf.package_versions(),
+            "precision": _precision(self.trainer.args),
             "threads": {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch": _torch_threads()},
             "wall_time_s": round(wall, 1),
             "train_runtime_s": round(runtime, 1) if runtime is not None else None,
@@ -107,6 +112,7 @@ class ManifestCallback(TrainerCallback):
             "tokens_trained": tokens,
             "tokens_counting": "non-padding input tokens (attention mask), Trainer.state.num_input_tokens_seen",
             "tokens_per_s": round(tokens / runtime, 1) if runtime else None,
+            "steady_tokens_per_s": steady_tokens_per_s(self.steps),
             "peak_rss_gb": _peak_rss_gb(),
             "peak_gpu_mem_gb": peak_gpu,
             "final_train_loss": self.train_losses[-1][1] if self.train_losses else None,
@@ -116,6 +122,24 @@ class ManifestCallback(TrainerCallback):
             "eval_loss_curve": self.eval_losses,
             "cost": mf.estimate_cost(wall, hw, mf.load_prices()),
         }
+
+
+def steady_tokens_per_s(steps: list[tuple[int, float, int]]) -> float | None:
+    """Tokens/s from the end of the first optimizer step to the end of the last (warm-up excluded;
+    evaluation passes in between are included)."""
+    if len(steps) < 2:
+        return None
+    (_, t0, n0), (_, t1, n1) = steps[0], steps[-1]
+    return round((n1 - n0) / (t1 - t0), 1) if t1 > t0 else None
+
+
+def _precision(args: Any) -> str:
+    """What the Trainer computed in: bf16/fp16 autocast (mixed precision) or full fp32."""
+    if getattr(args, "bf16", False):
+        return "bf16-autocast"
+    if getattr(args, "fp16", False):
+        return "fp16-autocast"
+    return "fp32"
 
 
 def _torch_threads() -> int | None:

@@ -41,9 +41,27 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The native-bf16 flags of this CPU (``/proc/cpuinfo``'s first ``flags`` line)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return [f for f in BF16_FLAGS if f in flags]
+    return []
+
+
 def hardware() -> dict[str, Any]:
-    """CPU model and core count, and the GPU name when CUDA is available."""
-    info: dict[str, Any] = {"cpu_model": cpu_model(), "cpu_cores": len(os.sched_getaffinity(0)), "gpu_name": None, "gpu_count": 0}
+    """CPU model, core count and native-bf16 flags, and the GPU name when CUDA is available."""
+    info: dict[str, Any] = {"cpu_model": cpu_model(), "cpu_cores": len(os.sched_getaffinity(0)),
+                            "cpu_bf16_flags": cpu_bf16_flags(), "gpu_name": None, "gpu_count": 0}
     try:
         import torch
 
