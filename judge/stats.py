@@ -5,7 +5,7 @@ Every function is pure (numpy/scipy) and seeded where it resamples, so a rerun g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
