@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_safe_env()
     import uvicorn
 
-    from supportbot.serve.app import create_app
+    from supportbot.serve.app import context_problems, create_app
     from supportbot.serve.backends import ModelLoadError, TransformersBackend, UpstreamBackend
 
     try:
@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
                                           max_batch_size=settings.max_batch_size, batch_wait_ms=settings.batch_wait_ms)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = context_problems(settings, backend)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
         return 2
     app = create_app(settings, backend)
     what = settings.upstream or ", ".join(f"{n}={d}" for n, d in settings.models.items())

@@ -1,32 +1,47 @@
 """HTTP routes of the support service: ``create_app(settings, backend)`` returns the FastAPI app.
 
 Every error answers in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``:
-422 for bad bodies and for ``max_tokens``/prompt length above the caps, 401 for a missing or wrong
-bearer key (only when ``$SUPPORTBOT_API_KEY`` is set), 404 for an unknown model, 503 when the queue
-is full.
+422 for bad bodies and for ``max_tokens``/prompt length above the caps or the model's context, 401
+for a missing or wrong bearer key (only when ``$SUPPORTBOT_API_KEY`` is set), 404 for an unknown
+model or path, 405 for a wrong method, 400 for a body that cannot be read, 502 when the upstream
+does not answer, 503 when the queue is full; an unexpected failure is a 500 in the same shape (the
+connection stays usable). A client that disconnects before its answer is ready cancels its request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import http
 import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
+from typing import TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportbot.paths import load_prompt
-from supportbot.serve.backends import QueueFullError, UnknownModelError, UpstreamHTTPError
+from supportbot.serve.backends import (
+    InvalidPromptError,
+    QueueFullError,
+    UnknownModelError,
+    UpstreamHTTPError,
+    UpstreamUnavailableError,
+)
 from supportbot.serve.schemas import AskRequest, AskResponse, ChatCompletionRequest, ChatMessage, error_body
 from supportbot.serve.settings import Settings
 
 log = logging.getLogger("supportbot.serve")
 STATIC_DIR = resources.files("supportbot.serve") / "static"
+CLIENT_CLOSED = 499  # nginx's status for "the client went away first"; nobody reads it
+T = TypeVar("T")
 
 
 class APIError(HTTPException):
@@ -39,9 +54,103 @@ class APIError(HTTPException):
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            where = err.get("loc", ("body", "?"))[-1]
+            parts.append(f"body: invalid JSON at character {where} ({(err.get('ctx') or {}).get('error', 'decode error')})")
+            continue
         loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
         parts.append(f"{loc}: {err.get('msg')}")
     return "invalid request: " + "; ".join(parts)
+
+
+class ErrorShapeMiddleware:
+    """Last line of defence: an exception no handler took becomes a 500 in the API's error shape.
+
+    Starlette's own 500 is plain text and re-raises, which makes uvicorn drop the keep-alive
+    connection; this answers and keeps it. An exception after the response has started (a stream)
+    still propagates: the status line is already sent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_watch)
+        except Exception as exc:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = error_body(f"internal error: {type(exc).__name__}: {exc}"[:500], type_="server_error")
+            await JSONResponse(body, status_code=500)(scope, receive, send)
+
+
+class _StaticFiles(StaticFiles):
+    """StaticFiles that answers 404, not 500, for a path the OS refuses (a NUL byte: ``/static/%00``)."""
+
+    def lookup_path(self, path: str):
+        if "\x00" in path:
+            return "", None
+        return super().lookup_path(path)
+
+
+def _http_error_body(req: Request, exc: StarletteHTTPException) -> dict:
+    """Starlette's and FastAPI's own errors (404 path, 405 method, 400 unreadable body) in the API's shape."""
+    body = getattr(exc, "body", None)
+    if body:
+        return body
+    try:
+        code = http.HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        code = None
+    return error_body(f"{exc.detail} ({req.method} {req.url.path})",
+                      type_="server_error" if exc.status_code >= 500 else "invalid_request_error", code=code)
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away (the body is already read, so the next message is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work``; cancel it (and answer 499) when the client disconnects first, so a client that gave
+    up does not keep its request decoding."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        watch.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise HTTPException(CLIENT_CLOSED, "client closed the request")
+    return task.result()
+
+
+def context_problems(settings: Settings, backend) -> list[str]:
+    """Caps that no request could meet: ``--max-input-tokens`` at or above a served model's context."""
+    out = []
+    for name in getattr(backend, "workers", {}):
+        ctx = backend.context_length(name)
+        if ctx is not None and settings.max_input_tokens >= ctx:
+            out.append(f"--max-input-tokens {settings.max_input_tokens} leaves no room to answer in model {name!r}, "
+                       f"whose context is {ctx} tokens (max_position_embeddings); use at most {ctx - 1}")
+    return out
 
 
 def create_app(settings: Settings, backend) -> FastAPI:
@@ -49,16 +158,16 @@ def create_app(settings: Settings, backend) -> FastAPI:
     app = FastAPI(title="supportbot", version="0.1.0",
                   description="Tech-support assistant: OpenAI-compatible chat API, /ask, web chat at /.")
     app.state.settings, app.state.backend = settings, backend
+    app.add_middleware(ErrorShapeMiddleware)
     system_prompt = load_prompt(settings.system_prompt)
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(error_body(_validation_message(exc)), status_code=422)
 
-    @app.exception_handler(HTTPException)
-    async def _on_http(_req: Request, exc: HTTPException) -> JSONResponse:
-        body = getattr(exc, "body", None) or error_body(str(exc.detail), type_="http_error")
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_http_error_body(req, exc), status_code=exc.status_code, headers=exc.headers)
 
     async def require_key(request: Request) -> None:
         if settings.api_key is None:
@@ -91,6 +200,11 @@ def create_app(settings: Settings, backend) -> FastAPI:
         if n_in > settings.max_input_tokens:
             raise APIError(422, f"the prompt is {n_in} tokens (chat template included), above this server's cap of "
                            f"{settings.max_input_tokens} (--max-input-tokens)", param="messages")
+        ctx = backend.context_length(model)
+        if ctx is not None and n_in + max_tokens > ctx:
+            raise APIError(422, f"the prompt ({n_in} tokens) plus max_tokens ({max_tokens}) is {n_in + max_tokens} "
+                           f"tokens, above the context of model {model!r} ({ctx} tokens); shorten the prompt or "
+                           "lower max_tokens", param="max_tokens")
         return model, max_tokens
 
     def backend_errors(exc: Exception) -> Exception:
@@ -98,6 +212,10 @@ def create_app(settings: Settings, backend) -> FastAPI:
             return APIError(503, f"server busy: {exc}", type_="server_busy", code="queue_full")
         if isinstance(exc, UnknownModelError):
             return APIError(404, str(exc), param="model", code="model_not_found")
+        if isinstance(exc, InvalidPromptError):
+            return APIError(422, str(exc), param="messages")
+        if isinstance(exc, UpstreamUnavailableError):
+            return APIError(502, str(exc), type_="upstream_error", code="upstream_unavailable")
         if isinstance(exc, UpstreamHTTPError):
             body = exc.body if isinstance(exc.body, dict) and "error" in exc.body else error_body(str(exc))
             err = HTTPException(exc.status, str(exc))
@@ -105,22 +223,25 @@ def create_app(settings: Settings, backend) -> FastAPI:
             return err
         return exc
 
-    async def run_chat(body: ChatCompletionRequest):
-        model, max_tokens = await checked(body)
+    backend_failures = (QueueFullError, UnknownModelError, InvalidPromptError, UpstreamHTTPError,
+                        UpstreamUnavailableError)
+
+    async def run_chat(request: Request, body: ChatCompletionRequest):
         try:
+            model, max_tokens = await checked(body)
             if body.stream:
-                chunks = await backend.stream(body, model, max_tokens)
+                chunks = await unless_client_leaves(request, backend.stream(body, model, max_tokens))
                 return StreamingResponse(_sse(chunks), media_type="text/event-stream",
                                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            return JSONResponse(await backend.chat(body, model, max_tokens))
-        except (QueueFullError, UnknownModelError, UpstreamHTTPError) as exc:
+            return JSONResponse(await unless_client_leaves(request, backend.chat(body, model, max_tokens)))
+        except backend_failures as exc:
             raise backend_errors(exc) from None
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC_DIR / "index.html"))
 
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/static", _StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict:
@@ -135,22 +256,22 @@ def create_app(settings: Settings, backend) -> FastAPI:
     async def models() -> dict:
         try:
             ids = await backend.list_models()
-        except UpstreamHTTPError as exc:
+        except backend_failures as exc:
             raise backend_errors(exc) from None
         now = int(time.time())
         return {"object": "list", "data": [{"id": m, "object": "model", "created": now, "owned_by": "supportbot"}
                                            for m in ids]}
 
     @app.post("/v1/chat/completions", tags=["openai"], dependencies=[Depends(require_key)])
-    async def chat_completions(body: ChatCompletionRequest):
-        return await run_chat(body)
+    async def chat_completions(request: Request, body: ChatCompletionRequest):
+        return await run_chat(request, body)
 
     @app.post("/ask", tags=["service"], response_model=AskResponse, dependencies=[Depends(require_key)])
-    async def ask(body: AskRequest) -> AskResponse:
+    async def ask(request: Request, body: AskRequest) -> AskResponse:
         req = ChatCompletionRequest(model=body.model, temperature=0.0, max_tokens=body.max_tokens,
                                     messages=[ChatMessage(role="system", content=system_prompt),
                                               ChatMessage(role="user", content=body.question)])
-        out = (await run_chat(req)).body
+        out = (await run_chat(request, req)).body
         data = json.loads(out)
         choice = data["choices"][0]
         return AskResponse(answer=choice["message"]["content"] or "", model=data["model"],
@@ -165,7 +286,7 @@ async def _sse(chunks: AsyncIterator[dict]) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
             yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
-    except UpstreamHTTPError as exc:
+    except (UpstreamHTTPError, UpstreamUnavailableError) as exc:
         yield f"data: {json.dumps(error_body(str(exc), type_='upstream_error'))}\n\n".encode()
     except Exception as exc:  # noqa: BLE001 - the status line is already sent; report in-band
         log.exception("stream failed")

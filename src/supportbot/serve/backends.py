@@ -1,9 +1,10 @@
 """Where answers come from: local model folders in this process, or an OpenAI-compatible upstream.
 
 Both backends give the app the same async interface (``list_models``, ``count_input_tokens``,
-``chat`` returning an OpenAI ``chat.completion`` dict, ``stream`` yielding ``chat.completion.chunk``
-dicts) and raise ``QueueFullError`` (-> 503), ``UnknownModelError`` (-> 404) or
-``UpstreamHTTPError`` (the upstream's own status).
+``context_length``, ``chat`` returning an OpenAI ``chat.completion`` dict, ``stream`` yielding
+``chat.completion.chunk`` dicts) and raise ``QueueFullError`` (-> 503), ``UnknownModelError`` (-> 404),
+``InvalidPromptError`` (-> 422), ``UpstreamHTTPError`` (the upstream's own status) or
+``UpstreamUnavailableError`` (-> 502: nothing answers at the upstream URL, or it broke the connection).
 
 ``TransformersBackend`` also has a synchronous ``generate`` used by ``demo.py`` and the benchmark.
 """
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from supportbot.http_errors import describe
 from supportbot.serve.batching import (
     BatchWorker,
     GenParams,
@@ -31,7 +33,7 @@ from supportbot.serve.batching import (
 from supportbot.serve.schemas import ChatCompletionRequest, chat_chunk, chat_completion, completion_id, usage
 
 __all__ = ["TransformersBackend", "UpstreamBackend", "QueueFullError", "UnknownModelError", "UpstreamHTTPError",
-           "ModelLoadError", "params_from_request"]
+           "UpstreamUnavailableError", "InvalidPromptError", "ModelLoadError", "params_from_request"]
 
 UPSTREAM_KEY_ENV = "SUPPORTBOT_UPSTREAM_API_KEY"
 
@@ -44,10 +46,22 @@ class ModelLoadError(RuntimeError):
     """A model folder is missing or not a safetensors transformers folder."""
 
 
+class InvalidPromptError(ValueError):
+    """The model's chat template or tokenizer cannot take these messages."""
+
+
 class UpstreamHTTPError(RuntimeError):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(f"upstream answered {status}: {body}")
         self.status, self.body = status, body
+
+
+class UpstreamUnavailableError(RuntimeError):
+    """The upstream could not be reached (connection refused, timeout) or broke the connection."""
+
+    def __init__(self, url: str, exc: BaseException) -> None:
+        super().__init__(f"upstream {url} did not answer: {describe(exc)}")
+        self.url = url
 
 
 def params_from_request(body: ChatCompletionRequest, max_tokens: int) -> GenParams:
@@ -71,6 +85,13 @@ def load_model(model_dir: str | Path):
                                                  trust_remote_code=False)
     model.eval()
     return tok, model
+
+
+def model_context(model, tokenizer) -> int | None:
+    """Tokens the model can attend to: ``max_position_embeddings`` (and the tokenizer's own limit when lower)."""
+    limits = [getattr(model.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    ok = [int(n) for n in limits if isinstance(n, int) and 0 < n < 10**7]  # tokenizers say 1e30 for "unknown"
+    return min(ok) if ok else None
 
 
 class TransformersBackend:
@@ -101,8 +122,16 @@ class TransformersBackend:
 
     def encode(self, model: str | None, messages: list[dict[str, str]]) -> list[int]:
         tok = self.worker(model).tokenizer
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return tok(text, add_special_tokens=False)["input_ids"]
+        try:
+            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            return tok(text, add_special_tokens=False)["input_ids"]
+        except Exception as exc:  # noqa: BLE001 - a template that raises on this conversation, odd text
+            raise InvalidPromptError(f"the chat template or tokenizer of model {model or self.model_ids()[0]!r} "
+                                     f"cannot take these messages: {type(exc).__name__}: {exc}") from None
+
+    def context_length(self, model: str) -> int | None:
+        w = self.worker(model)
+        return model_context(w.model, w.tokenizer)
 
     def submit(self, model: str | None, messages: list[dict[str, str]], params: GenParams,
                on_event: Callable[[TokenEvent], None] | None = None) -> GenRequest:
@@ -188,21 +217,40 @@ class UpstreamBackend:
         self.queue_size = queue_size
         self.in_flight = 0
         self._tokenize_ok = True
+        self._contexts: dict[str, int] = {}
+
+    async def _send(self, method: str, url: str, **kwargs: Any):
+        """One request to the upstream; transport failures become ``UpstreamUnavailableError``."""
+        import httpx
+
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailableError(self.base_url, exc) from None
 
     async def list_models(self) -> list[str]:
-        resp = await self.client.get("/models")
-        if resp.status_code != 200:
-            raise UpstreamHTTPError(resp.status_code, _body(resp))
-        return [m["id"] for m in resp.json().get("data", [])]
+        resp = await self._send("GET", "/models")
+        items = _json_object(resp).get("data")
+        if not isinstance(items, list):
+            raise UpstreamHTTPError(502, {"error": {"message": "upstream /models answered without a 'data' list",
+                                                    "type": "upstream_error"}})
+        entries = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        for m in entries:  # vLLM lists each model's context as max_model_len
+            if isinstance(m.get("max_model_len"), int):
+                self._contexts[m["id"]] = m["max_model_len"]
+        return [m["id"] for m in entries]
+
+    def context_length(self, model: str) -> int | None:
+        return self._contexts.get(model)
 
     async def count_input_tokens(self, model: str, messages: list[dict[str, str]]) -> int:
         if self._tokenize_ok:
             root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+            resp = await self._send("POST", f"{root}/tokenize", json={"model": model, "messages": messages})
             try:
-                resp = await self.client.post(f"{root}/tokenize", json={"model": model, "messages": messages})
-                if resp.status_code == 200 and "count" in resp.json():
+                if resp.status_code == 200 and isinstance(resp.json().get("count"), int):
                     return int(resp.json()["count"])
-            except Exception:  # noqa: BLE001 - fall back to the estimate below
+            except (ValueError, AttributeError):  # not vLLM's /tokenize: estimate from here on
                 pass
             self._tokenize_ok = False
         return math.ceil(sum(len(m["content"].encode("utf-8")) for m in messages) / 4)
@@ -225,18 +273,21 @@ class UpstreamBackend:
     async def chat(self, body: ChatCompletionRequest, model: str, max_tokens: int) -> dict:
         self._admit()
         try:
-            resp = await self.client.post("/chat/completions", json=self._payload(body, model, max_tokens))
+            resp = await self._send("POST", "/chat/completions", json=self._payload(body, model, max_tokens))
         finally:
             self.in_flight -= 1
-        if resp.status_code != 200:
-            raise UpstreamHTTPError(resp.status_code, _body(resp))
-        return resp.json()
+        return _json_object(resp)
 
     async def stream(self, body: ChatCompletionRequest, model: str, max_tokens: int) -> AsyncIterator[dict]:
+        import httpx
+
         self._admit()
         try:
             ctx = self.client.stream("POST", "/chat/completions", json=self._payload(body, model, max_tokens))
-            resp = await ctx.__aenter__()
+            try:
+                resp = await ctx.__aenter__()
+            except httpx.TransportError as exc:
+                raise UpstreamUnavailableError(self.base_url, exc) from None
             if resp.status_code != 200:
                 await resp.aread()
                 await ctx.__aexit__(None, None, None)
@@ -247,6 +298,8 @@ class UpstreamBackend:
         return self._relay(ctx, resp)
 
     async def _relay(self, ctx, resp) -> AsyncIterator[dict]:
+        import httpx
+
         try:
             async for line in resp.aiter_lines():
                 if not line.startswith("data:"):
@@ -255,6 +308,8 @@ class UpstreamBackend:
                 if data == "[DONE]":
                     break
                 yield json.loads(data)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailableError(self.base_url, exc) from None
         finally:
             self.in_flight -= 1
             await ctx.__aexit__(None, None, None)
@@ -268,3 +323,17 @@ def _body(resp) -> Any:
         return resp.json()
     except ValueError:
         return {"error": {"message": resp.text[:500], "type": "upstream_error"}}
+
+
+def _json_object(resp) -> dict:
+    """The JSON object of a 200 answer; anything else is an ``UpstreamHTTPError`` (the upstream's status, or 502)."""
+    if resp.status_code != 200:
+        raise UpstreamHTTPError(resp.status_code, _body(resp))
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamHTTPError(502, {"error": {"message": f"upstream answered 200 with a body that is not a JSON "
+                                                           f"object: {resp.text[:200]!r}", "type": "upstream_error"}})
+    return data

@@ -8,7 +8,8 @@ decodes them together with a KV cache, one forward pass per step for the whole b
 The decode loop is written out (instead of ``model.generate``) because each row of a batch keeps its
 own decoding settings: temperature (0 = greedy), top_p, seed, stop strings, max_tokens, logprobs,
 and its own stream of text deltas. A row that finishes resolves its future at once; the others go
-on. Log-probabilities are ``log_softmax`` of the raw logits (before temperature/top_p), as vLLM
+on. A row that fails (bad settings, a decoding error) fails alone: its future gets the exception
+and the rest of the batch decodes on. Log-probabilities are ``log_softmax`` of the raw logits (before temperature/top_p), as vLLM
 reports them by default.
 """
 
@@ -148,6 +149,12 @@ class _Row:
         delta, self.emitted = show[len(self.emitted):], show
         return delta
 
+    def fail(self, exc: BaseException) -> None:
+        """This row alone stops with ``exc`` (the other rows of the batch go on)."""
+        self.done = True
+        if not self.req.future.done():
+            self.req.future.set_exception(exc)
+
     def finish(self, prompt_tokens: int) -> None:
         if self.req.cancelled.is_set():
             self.finish_reason = "cancelled"
@@ -161,7 +168,15 @@ def decode_batch(model, tokenizer, reqs: list[GenRequest], eos_ids: set[int], pa
     """Decode ``reqs`` together (left padding, one KV cache); resolve each future as its row finishes."""
     from transformers import DynamicCache
 
-    rows = [_Row(r, tokenizer, eos_ids) for r in reqs]
+    rows: list[_Row] = []
+    for r in reqs:
+        try:
+            rows.append(_Row(r, tokenizer, eos_ids))
+        except Exception as exc:  # noqa: BLE001 - e.g. a seed torch cannot take: fails that request only
+            r.future.set_exception(exc)
+    reqs = [row.req for row in rows]
+    if not reqs:
+        return
     lens = [len(r.input_ids) for r in reqs]
     width = max(lens)
     ids = torch.full((len(reqs), width), pad_id, dtype=torch.long)
@@ -185,8 +200,12 @@ def decode_batch(model, tokenizer, reqs: list[GenRequest], eos_ids: set[int], pa
             if row.req.cancelled.is_set():
                 row.done = True
             else:
-                tid = row.choose(logits[i])
-                row.add(tid, logp[i] if logp is not None else None)
+                try:
+                    tid = row.choose(logits[i])
+                    row.add(tid, logp[i] if logp is not None else None)
+                except Exception as exc:  # noqa: BLE001 - this row fails alone
+                    row.fail(exc)
+                    continue
                 nxt[i, 0] = tid
             if row.done:
                 row.finish(lens[i])

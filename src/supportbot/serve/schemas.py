@@ -1,24 +1,40 @@
 """The OpenAI chat-completions subset the service accepts and returns (pydantic models).
 
 Requests are strict: an unknown field is a 422 naming it (nothing is silently ignored), except the
-few OpenAI fields that are harmless here (``user``) and vLLM's ``ignore_eos`` extension.
+few OpenAI fields that are harmless here (``user``) and vLLM's ``ignore_eos`` extension. Text fields
+must be encodable as UTF-8 (JSON can carry a lone surrogate such as ``"\\ud800"``, no tokenizer
+can), and ``seed`` must fit in 64 bits (OpenAI's and vLLM's range).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant"]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _utf8(value: str) -> str:
+    """Refuse text with a lone surrogate (valid JSON, but not Unicode text any model can read)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text holds a lone surrogate U+{ord(value[exc.start]):04X} at position {exc.start}; "
+                         "send valid Unicode (UTF-8) text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    content: str
+    content: Text
 
 
 class StreamOptions(BaseModel):
@@ -31,20 +47,20 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     messages: list[ChatMessage] = Field(min_length=1)
-    model: str | None = None
+    model: Text | None = None
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1, description="newer OpenAI name for max_tokens")
-    seed: int | None = None
-    stop: str | list[str] | None = None
+    seed: int | None = Field(None, ge=INT64_MIN, le=INT64_MAX)
+    stop: Text | list[Text] | None = None
     n: Literal[1] = 1
     stream: bool = False
     stream_options: StreamOptions | None = None
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     ignore_eos: bool = Field(False, description="vLLM extension: keep generating past end-of-sequence (benchmarks)")
-    user: str | None = Field(None, description="accepted for OpenAI compatibility; not used")
+    user: Text | None = Field(None, description="accepted for OpenAI compatibility; not used")
 
     @field_validator("stop")
     @classmethod
@@ -79,8 +95,8 @@ class AskRequest(BaseModel):
     """``POST /ask``: one support question, answered with the support system prompt, greedy."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1)
-    model: str | None = None
+    question: Text = Field(min_length=1)
+    model: Text | None = None
     max_tokens: int | None = Field(None, ge=1)
 
 
