@@ -11,8 +11,10 @@ Each row of ``--eval`` (``{"id": ..., "messages": [...]}``) is sent with the sup
 same command skips ids already answered, so an interrupted run continues where it stopped. The
 API key is read from the environment variable named by ``--api-key-env`` and never written.
 
-Exit status: 0 when every item has an answer, 1 when some requests failed (rerun to retry them),
-2 on a bad eval file or an output file made with other settings.
+Exit status: 0 when every item has an answer, 1 when some requests failed (rerun to retry them;
+an endpoint that refuses the connection stops the run at once, naming the URL), 2 on a bad eval
+file, an output file made with other settings, or a bad line in it (``file:line``; a broken last
+line, as a killed run leaves, is moved to ``<out>.rejected`` instead, with a warning).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="vLLM repetition_penalty (1.0 = off; recorded in every answer row's decoding)")
     p.add_argument("--limit", type=int, default=None, help="answer only the first N eval items (a later run without it continues)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     p.add_argument("--max-retries", type=int, default=3, help="the openai client's retries per request")
@@ -62,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if a.concurrency < 1:
         p.error("--concurrency must be >= 1")
+    if a.repetition_penalty <= 0:
+        p.error("--repetition-penalty must be > 0 (1.0 = off)")
     if a.limit is not None and a.limit < 1:
         p.error("--limit must be >= 1")
     return a
@@ -76,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if a.limit is not None:
         items = items[: a.limit]
-    decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed)
+    decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed,
+                        repetition_penalty=a.repetition_penalty)
     try:
         stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
                          api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
@@ -90,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{stats.tokens_per_s:.1f} tok/s)", file=sys.stderr)
     for err in (stats.errors or [])[:10]:
         print(f"  failed {err}", file=sys.stderr)
+    if stats.unreachable:
+        print(f"error: nothing answers at {a.base_url} (is the server running?): {stats.unreachable}; "
+              "stopped after the first refused connection", file=sys.stderr)
     if stats.failed:
         print("rerun the same command to retry the failed items", file=sys.stderr)
         return 1

@@ -2,21 +2,22 @@
 
 One file per judge config (``results/judgments/cache/<name>.jsonl``). A row is appended and fsynced
 as soon as a response arrives, so a killed run loses at most the request in flight; the next run
-cuts a half-written last line, reads every complete row and asks only for the rest. Rows are never
-rewritten; a key seen twice keeps its first row.
+moves a broken last line (cut mid-write, even when it ends with a newline) to ``<file>.rejected``
+with a warning, reads every complete row and asks only for the rest. Any other bad line is an
+error naming ``file:line``. Rows are never rewritten; a key seen twice keeps its first row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from supportbot.generation import repair_truncated_tail
-from supportbot.jsonl import append_jsonl, iter_jsonl
+from supportbot.jsonl import append_jsonl, iter_jsonl, repair_tail
 from supportbot.paths import RESULTS_DIR
 
 CACHE_DIR = RESULTS_DIR / "judgments" / "cache"
@@ -35,9 +36,11 @@ class JudgmentCache:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] = {}
-        self.repaired_tail = repair_truncated_tail(self.path)
+        self.repair_note = repair_tail(self.path)
+        if self.repair_note:
+            print(f"warning: {self.repair_note}", file=sys.stderr, flush=True)
         if self.path.is_file():
-            for _, row in iter_jsonl(self.path, allow_truncated_tail=True):
+            for _, row in iter_jsonl(self.path):
                 if "key" in row and "response" in row:
                     self._rows.setdefault(row["key"], row)
 

@@ -109,7 +109,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(fake, tmp_path):
     # the run was killed while writing the last row, and before the last two requests were made
     path.write_text("".join(lines[:-3]) + lines[-3][: len(lines[-3]) // 2])
     resumed = make_client(fake, tmp_path)
-    assert resumed.cache.repaired_tail and len(resumed.cache) == len(lines) - 3
+    assert resumed.cache.repair_note and len(resumed.cache) == len(lines) - 3
     pw.judge_pairs(resumed, pairs, progress=False)
     assert resumed.stats.calls == 3
     rows = [json.loads(x) for x in path.read_text().splitlines()]  # every line is valid JSON again

@@ -4,14 +4,17 @@ Used by ``eval/generate.py`` (the CLI), ``scripts/bench_generate.py`` and ``demo
 
 Resumable by construction: every answer is appended (and fsynced) to the output JSONL as soon as it
 arrives, keyed by the eval row's ``id``; a rerun reads the file, skips ids already answered and asks
-only for the rest. A half-written last line (a run killed mid-write) is cut off before appending.
-Failed requests (after the client's own retries) are not written, so the next run retries them.
+only for the rest. A broken last line (a run killed mid-write) is moved to ``<out>.rejected`` before
+appending (:func:`supportbot.jsonl.repair_tail`), with a message; any other bad line is an error.
+Failed requests (after the client's own retries) are not written, so the next run retries them; an
+endpoint that refuses the connection stops the run at the first such error (naming the URL).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from supportbot.jsonl import JsonlError, append_jsonl, iter_jsonl
+from supportbot.http_errors import describe, is_unreachable
+from supportbot.jsonl import JsonlError, append_jsonl, iter_jsonl, repair_tail
 from supportbot.paths import load_prompt
 
 DEFAULT_API_KEY_ENV = "SUPPORTBOT_API_KEY"
@@ -52,6 +56,9 @@ class Decoding:
     max_tokens: int = 256
     seed: int = 0
     top_p: float = 1.0
+    # vLLM's multiplicative penalty on tokens already in the prompt or output (1.0 = off); sent as an
+    # extra body field, so only when set (hosted OpenAI endpoints do not know it)
+    repetition_penalty: float = 1.0
 
 
 def api_key_from_env(var: str = DEFAULT_API_KEY_ENV) -> str:
@@ -113,22 +120,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def repair_truncated_tail(path: Path) -> bool:
-    """Cut a half-written last line (no trailing newline) so appends start on a fresh line."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return False
-    with path.open("rb+") as fh:
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return False
-        data = path.read_bytes()
-        keep = data.rfind(b"\n") + 1
-        fh.truncate(keep)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return True
-
-
 def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
               fingerprint: str | None = None) -> dict[Any, dict]:
     """Answers already in ``path`` by id; raises if they were made with other settings.
@@ -139,7 +130,7 @@ def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
     if not path.is_file():
         return {}
     done: dict[Any, dict] = {}
-    for line, row in iter_jsonl(path, allow_truncated_tail=True):
+    for line, row in iter_jsonl(path):
         if "id" not in row or "answer" not in row:
             raise OutputMismatchError(f"{path}:{line}: not an answers row (needs 'id' and 'answer')")
         # base_url is recorded but not compared: the same model may be served again on another port
@@ -172,6 +163,7 @@ class GenerationStats:
     wall_s: float = 0.0
     completion_tokens: int = 0
     errors: list[str] | None = None
+    unreachable: str | None = None  # set when the endpoint refused the connection (the run stopped there)
 
     @property
     def tokens_per_s(self) -> float:
@@ -190,8 +182,10 @@ def make_client(base_url: str, api_key: str, *, timeout: float = 300.0, max_retr
 def chat_once(client, model: str, messages: list[dict[str, str]], decoding: Decoding) -> dict[str, Any]:
     """One chat completion; returns answer, finish reason, token counts and latency."""
     t0 = time.perf_counter()
+    extra = {"repetition_penalty": decoding.repetition_penalty} if decoding.repetition_penalty != 1.0 else None
     resp = client.chat.completions.create(model=model, messages=messages, temperature=decoding.temperature,
-                                          top_p=decoding.top_p, max_tokens=decoding.max_tokens, seed=decoding.seed)
+                                          top_p=decoding.top_p, max_tokens=decoding.max_tokens, seed=decoding.seed,
+                                          extra_body=extra)
     latency = time.perf_counter() - t0
     choice = resp.choices[0]
     usage = resp.usage
@@ -225,7 +219,9 @@ def generate(
     items = list(items)
     system_prompt = load_prompt(system_prompt_name)
     system_sha = sha256_text(system_prompt)
-    repair_truncated_tail(out)
+    note = repair_tail(out)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     todo = pending_items(items, out, model=model, decoding=decoding, system_prompt_name=system_prompt_name,
                          fingerprint=fingerprint)
     stats = GenerationStats(total=len(items), skipped=len(items) - len(todo), errors=[])
@@ -271,7 +267,13 @@ def generate(
                     row = fut.result()
                 except Exception as exc:  # noqa: BLE001 - reported, retried on the next run
                     stats.failed += 1
-                    stats.errors.append(f"id {item.id!r}: {type(exc).__name__}: {exc}")
+                    stats.errors.append(f"id {item.id!r}: {describe(exc, base_url)}")
+                    if is_unreachable(exc) and stats.unreachable is None:
+                        stats.unreachable = describe(exc, base_url)
+                        rest = list(queue)  # nothing listens there: ask no more (a rerun asks again)
+                        stats.failed += len(rest)
+                        if bar:
+                            bar.update(len(rest))
                 else:
                     append_jsonl(out, row)
                     stats.written += 1
