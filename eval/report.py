@@ -52,8 +52,9 @@ def ci(lo: float | None, hi: float | None) -> str:
 
 
 def training_section(manifest: dict[str, Any]) -> dict[str, Any]:
-    keys = ("run_name", "base_model", "global_steps", "epochs", "tokens_trained", "tokens_per_s", "train_runtime_s",
-            "wall_time_s", "peak_rss_gb", "final_eval_loss", "mean_train_loss", "hardware", "cost")
+    keys = ("run_name", "base_model", "adapter", "global_steps", "epochs", "precision", "tokens_trained", "tokens_per_s",
+            "steady_tokens_per_s", "train_runtime_s", "wall_time_s", "peak_rss_gb", "final_eval_loss", "final_train_loss",
+            "mean_train_loss", "hardware", "cost")
     out = {k: manifest.get(k) for k in keys}
     curve = manifest.get("eval_loss_curve") or []
     out["initial_eval_loss"] = curve[0][1] if curve else None
@@ -64,18 +65,60 @@ def training_table(t: dict[str, Any]) -> str:
     hw = t.get("hardware") or {}
     device = hw.get("gpu_name") or f"{hw.get('cpu_cores')} CPU cores"
     cost = (t.get("cost") or {}).get("usd")
+    flags = ", ".join(hw.get("cpu_bf16_flags") or []) or "no native bf16"
+    cpu = f"{hw.get('cpu_model')} ({flags})" if not hw.get("gpu_name") else hw["gpu_name"]
     rows = [
-        ("Base model", t["base_model"]), ("Hardware", device),
+        ("Base model", t["base_model"]), ("Method", "LoRA" if t.get("adapter") else "full fine-tuning"),
+        ("Hardware", f"{device}, {cpu}"), ("Precision", t.get("precision") or "n/a"),
         ("Optimizer steps / epochs", f"{t['global_steps']} / {t['epochs']:.2f}"),
         ("Tokens trained (non-padding)", f"{t['tokens_trained']:,}"),
         ("Throughput", f"{t['tokens_per_s']:.0f} tokens/s"),
         ("Train runtime / wall time", f"{t['train_runtime_s']:.0f} s / {t['wall_time_s']:.0f} s"),
         ("Peak RAM", f"{t['peak_rss_gb']:.2f} GB"),
+        ("Train loss (last logged)", f"{t['final_train_loss']:.3f}" if t.get("final_train_loss") is not None else "n/a"),
         ("Dev loss before → after", f"{t['initial_eval_loss']:.3f} → {t['final_eval_loss']:.3f}"
          if t.get("initial_eval_loss") is not None else f"→ {t['final_eval_loss']:.3f}"),
         ("Estimated cost", f"${cost:.4f} ({(t.get('cost') or {}).get('basis', '')})" if cost is not None else "n/a"),
     ]
     return "| Training | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+BEHAVIOUR_ROWS = (("loop_rate", "Loops (distinct 6-gram share < 0.7)"), ("max_tokens_rate", "Stopped at max_tokens"),
+                  ("escalation_rate_unanswerable", "Escalates on unanswerable items"),
+                  ("clarify_rate", "Asks a question where the reference does"), ("question_rate", "Asks a question (any item)"),
+                  ("key_fact_recall_product", "Key-fact recall, product items"), ("key_fact_recall_it", "Key-fact recall, IT items"))
+
+
+def behaviour_section(data: dict[str, Any]) -> dict[str, Any]:
+    """``behaviour.<model>.<metric>`` point estimates (key_fact_recall split by domain), CIs and paired differences."""
+    out: dict[str, Any] = {}
+    for model, metrics in data["models"].items():
+        out[model] = {k: v["estimate"] for k, v in metrics.items() if isinstance(v, dict) and "estimate" in v}
+        out[model]["key_fact_recall"] = {"product": metrics["key_fact_recall_product"]["estimate"],
+                                         "it": metrics["key_fact_recall_it"]["estimate"]}
+    out["ci"] = {m: {k: v for k, v in metrics.items() if k != "key_fact_recall"} for m, metrics in data["models"].items()}
+    out["differences"] = data["differences"]
+    out["detectors"] = data.get("detectors")
+    out["command"] = data.get("command")
+    return out
+
+
+def behaviour_table(b: dict[str, Any]) -> str:
+    models = list(b["ci"])
+    diff_key = next(iter(b["differences"]), None)
+    head = "| Behaviour (judge-free, 100 eval items) | " + " | ".join(models) + (f" | {diff_key.replace('_', ' ')} (paired 95 % CI) |" if diff_key else " |")
+    lines = [head, "|---" * (len(models) + 1 + bool(diff_key)) + "|"]
+    for key, label in BEHAVIOUR_ROWS:
+        cells = []
+        for m in models:
+            c = b["ci"][m][key]
+            cells.append("n/a" if c["estimate"] is None else f"{100 * c['estimate']:.1f} % [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] (n={c['n']})")
+        row = f"| {label} | " + " | ".join(cells)
+        if diff_key:
+            d = b["differences"][diff_key][key]
+            row += " | " + ("n/a" if d["estimate"] is None else f"{100 * d['estimate']:+.1f} pts [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]")
+        lines.append(row + " |")
+    return "\n".join(lines)
 
 
 def lm_eval_table(lm: dict[str, Any]) -> str:
@@ -142,11 +185,13 @@ def plot_timing(timing: dict[str, Any], out: Path) -> None:
 SECTIONS: dict[str, tuple[str, Any]] = {
     "training": ("training_manifest.json", training_section),
     "lm_eval": ("lm_eval.json", lambda d: d),
+    "behaviour": ("behaviour.json", behaviour_section),
     "pipeline_timing": ("pipeline_timing.json", lambda d: d),
     **JUDGE_SECTIONS,
 }
 # README order; the fresh-clone check sits next to the stage times it repeats on a clean checkout
-TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
+TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "behaviour": behaviour_table,
+                          "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
                           "fresh_clone": JUDGE_TABLES["fresh_clone"], **JUDGE_TABLES}
 
 

@@ -151,17 +151,25 @@ def serve_memory_table(m: dict[str, Any]) -> str:
 
 
 def train_bench_section(b: dict[str, Any]) -> dict[str, Any]:
-    return {"runs": [{k: r.get(k) for k in ("name", "tokens", "seconds", "tokens_per_s")} for r in b["runs"]],
-            "ratios_vs_plain": b.get("ratios_vs_plain"), "target": b.get("target"), "settings": b.get("settings")}
+    keys = ("name", "precision", "tokens", "seconds", "tokens_per_s", "steady_tokens_per_s")
+    return {"command": b.get("command"), "runs": [{k: r.get(k) for k in keys} for r in b["runs"]],
+            "ratios": b.get("ratios"), "target": b.get("target"), "settings": b.get("settings"),
+            "native_bf16": b.get("native_bf16"), "cpu_model": (b.get("hardware") or {}).get("cpu_model")}
 
 
 def train_bench_table(t: dict[str, Any]) -> str:
-    lines = ["| Training loop | tokens | seconds | tokens/s | vs plain loop |", "|---|---|---|---|---|"]
-    ratios = t.get("ratios_vs_plain") or {}
-    lines += [f"| {r['name']} | {r['tokens']} | {_num(r['seconds'], '.1f')} | {_num(r['tokens_per_s'], '.1f')} | "
-              f"{_num(ratios.get(r['name']), '.2f')}× |" for r in t["runs"]]
+    lines = ["| Training loop | precision | tokens | seconds | tokens/s | steady tokens/s (after step 1) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r.get('precision')} | {r['tokens']} | {_num(r['seconds'], '.1f')} | {_num(r['tokens_per_s'], '.1f')} | "
+              f"{_num(r.get('steady_tokens_per_s'), '.1f')} |" for r in t["runs"]]
+    ratios = (t.get("ratios") or {}).get("steady_tokens_per_s") or {}
+    whole = (t.get("ratios") or {}).get("tokens_per_s") or {}
+    lines += ["", "| Ratio (same run) | steady | whole loop |", "|---|---|---|"]
+    lines += [f"| {k} | {_num(v, '.2f')}× | {_num(whole.get(k), '.2f')}× |" for k, v in ratios.items()]
     s = t.get("settings") or {}
-    lines += ["", f"Same {s.get('rows')} rows, {s.get('steps')} optimizer steps, LoRA r={s.get('lora_r')}; target: {t.get('target')}."]
+    nb = (t.get("native_bf16") or {})
+    lines += ["", f"`{t.get('command')}` on {t.get('cpu_model')} (native bf16: {', '.join(nb.get('flags') or []) or 'none'}); "
+              f"same {s.get('rows')} rows, {s.get('steps')} optimizer steps, LoRA r={s.get('lora_r')}, {s.get('threads')} threads; "
+              f"target: {t.get('target')}."]
     return "\n".join(lines)
 
 

@@ -61,9 +61,31 @@ def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = No
         else f"hallucination {kh:.2f}, pairwise {kp:.2f}", f">= {t['judge_kappa_min']:.2f} on both",
         None if kh is None or kp is None else min(kh, kp) >= t["judge_kappa_min"])
 
+    beh = summary.get("behaviour") or {}
+    bb, bt, bd = beh.get("base") or {}, beh.get("tuned") or {}, _get(beh, "differences", "tuned_minus_base") or {}
+    if bb and bt:
+        esc = bt.get("escalation_rate_unanswerable")
+        row("Escalates on unanswerable items (judge-free)", _pct(bb.get("escalation_rate_unanswerable")), _pct(esc),
+            f">= {_pct(t['escalation_unanswerable_min'])}", None if esc is None else esc >= t["escalation_unanswerable_min"])
+        lb, lt = bb.get("loop_rate"), bt.get("loop_rate")
+        row("Loop rate (judge-free)", _pct(lb), _pct(lt), f"<= {t['loop_rate_max_ratio']:.1f} × base",
+            None if lb is None or lt is None else lt <= t["loop_rate_max_ratio"] * lb)
+        kb, kt = _get(bb, "key_fact_recall", "product"), _get(bt, "key_fact_recall", "product")
+        dk = bd.get("key_fact_recall_product") or {}
+        row("Key-fact recall, product items (judge-free)", _pct(kb), _pct(kt) + f"; tuned − base {_ci(dk)}",
+            f">= {t['product_recall_min_ratio']:.0f} × base, paired CI low > 0",
+            None if kb is None or kt is None or dk.get("ci_low") is None
+            else kt >= t["product_recall_min_ratio"] * max(kb, 0.01) and dk["ci_low"] > 0)
+        ib, it_ = _get(bb, "key_fact_recall", "it"), _get(bt, "key_fact_recall", "it")
+        di = bd.get("key_fact_recall_it") or {}
+        row("Key-fact recall, IT items (judge-free; forgetting)", _pct(ib), _pct(it_) + f"; tuned − base {_ci(di)}",
+            "tuned >= base", None if ib is None or it_ is None else it_ - ib >= t["it_recall_min_diff"])
+
     wall, cost = _get(summary, "training", "wall_time_s"), _get(summary, "training", "cost", "usd")
-    row("Training wall time (CPU default, 2 cores)", "", "n/a" if wall is None else f"{wall:.0f} s",
-        f"<= {t['train_wall_s_max']} s", None if wall is None else wall <= t["train_wall_s_max"])
+    bf16 = _get(summary, "training", "precision") == "bf16"
+    limit = t["train_wall_s_max"] if bf16 else t.get("train_wall_s_max_fp32", t["train_wall_s_max"])
+    row(f"Training wall time (CPU default, 2 cores, {'bf16' if bf16 else 'fp32'})", "", "n/a" if wall is None else f"{wall:.0f} s",
+        f"<= {limit} s", None if wall is None else wall <= limit)
     row("Training cost (estimated)", "", "n/a" if cost is None else f"${cost:.4f}", f"<= ${t['train_cost_usd_max']}",
         None if cost is None else cost <= t["train_cost_usd_max"])
     sp = _get(summary, "throughput", "speedup", "vllm_concurrent_over_single")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import yaml  # noqa: E402
 
 from supportbot import vllm_server  # noqa: E402
-from supportbot.generation import OutputMismatchError, load_eval, pending_items  # noqa: E402
+from supportbot.generation import Decoding, OutputMismatchError, load_eval, pending_items  # noqa: E402
 from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
 from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
@@ -46,6 +47,12 @@ PY = sys.executable
 DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
 DEFAULT_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b.yaml")
 GENERATE_CONCURRENCY = 48
+DECODING_FILE = ROOT / "eval" / "decoding.yaml"
+
+
+def eval_decoding() -> Decoding:
+    """The eval answers' decoding (eval/decoding.yaml), the same for every model."""
+    return Decoding(**yaml.safe_load(DECODING_FILE.read_text()))
 QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4, "rubric_limit": 8}
 
 
@@ -85,15 +92,19 @@ def weights_fingerprint(model_dir: Path) -> str:
     return sha256_files(sorted(model_dir.glob("*.safetensors")))[:16]
 
 
-def set_aside_stale(out: Path, fingerprint: str) -> None:
-    """Move answers made by other weights (a retrained model) to <name>.stale.jsonl; resume otherwise."""
+def set_aside_stale(out: Path, fingerprint: str, decoding: Decoding) -> None:
+    """Move answers made by other weights (a retrained model) or with another decoding to <name>.stale.jsonl;
+    resume otherwise."""
     if not out.is_file() or not out.stat().st_size:
         return
     with out.open() as fh:
         first = json.loads(fh.readline())
-    if first.get("model_fingerprint") != fingerprint:
+    want = dataclasses.asdict(decoding)
+    if first.get("model_fingerprint") != fingerprint or first.get("decoding") != want:
         stale = out.with_suffix(".stale.jsonl")
-        print(f"  {out} was made by other weights ({first.get('model_fingerprint')}); moved to {stale}", flush=True)
+        why = (f"other weights ({first.get('model_fingerprint')})" if first.get("model_fingerprint") != fingerprint
+               else f"another decoding ({first.get('decoding')})")
+        print(f"  {out} was made by {why}; moved to {stale}", flush=True)
         out.replace(stale)
 
 
@@ -102,7 +113,7 @@ def all_answered(out: Path, name: str, fingerprint: str, limit: int | None) -> b
     default decoding, so serving the model would only cost a server start."""
     items = load_eval(DATA_DIR / "eval.jsonl")[:limit]
     try:
-        return not pending_items(items, out, model=name, fingerprint=fingerprint)
+        return not pending_items(items, out, model=name, fingerprint=fingerprint, decoding=eval_decoding())
     except OutputMismatchError:  # other settings: eval/generate.py says so, with the file and line
         return False
 
@@ -113,7 +124,8 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
     for name, model_dir in models.items():
         out = answers_dir / f"{name}.jsonl"
         fingerprint = weights_fingerprint(model_dir)
-        set_aside_stale(out, fingerprint)
+        decoding = eval_decoding()
+        set_aside_stale(out, fingerprint, decoding)
         if all_answered(out, name, fingerprint, limit):
             print(f"  {out}: every answer is there, made by these weights ({fingerprint}); {name} is not served", flush=True)
             continue
@@ -121,7 +133,9 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
         # measured in results/bench_generate_modes.json. On a GPU torch.compile/CUDA graphs pay off.
         with served(engine, name, model_dir, enforce_eager=quick or not has_cuda()) as base_url:
             cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name, "--out", str(out),
-                   "--concurrency", str(GENERATE_CONCURRENCY), "--model-fingerprint", fingerprint]
+                   "--concurrency", str(GENERATE_CONCURRENCY), "--model-fingerprint", fingerprint,
+                   "--temperature", str(decoding.temperature), "--max-tokens", str(decoding.max_tokens),
+                   "--seed", str(decoding.seed), "--repetition-penalty", str(decoding.repetition_penalty)]
             if limit:
                 cmd += ["--limit", str(limit)]
             print("  + " + " ".join(cmd), flush=True)
@@ -146,7 +160,8 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
         run_dir = OUTPUTS_DIR / "quick" / run_dir.name
         overrides = ["--", f"--max_steps={QUICK['max_steps']}", f"--eval_steps={QUICK['max_steps']}", f"--output_dir={run_dir}",
                      f"--dataset_prepared_path={run_dir / 'prepared'}"]
-    merged = run_dir / "merged"
+    # a LoRA is merged into <output_dir>/merged; full fine-tuning (no `adapter`) saves the model in output_dir
+    merged = run_dir / "merged" if train_cfg.get("adapter") else run_dir
     eval_limit = QUICK["eval_limit"] if args.quick else None
     judge_limit = QUICK["judge_limit"] if args.quick else None
     models = {"base": DEFAULT_BASE_MODEL_DIR, "tuned": merged}
@@ -163,11 +178,15 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
               inputs=[args.config, DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DEFAULT_BASE_MODEL_DIR / "model.safetensors"],
               outputs=[merged / "model.safetensors"], params={"overrides": overrides, "env": training_env}),
         Stage("generate", lambda: generate_answers(args.engine, models, results / "answers", eval_limit, args.quick),
-              inputs=[DATA_DIR / "eval.jsonl", ROOT / "prompts", merged / "model.safetensors"],
+              inputs=[DATA_DIR / "eval.jsonl", ROOT / "prompts", merged / "model.safetensors", DECODING_FILE],
               outputs=answers, params={"engine": args.engine, "limit": eval_limit}),
         Stage("lm_eval", [PY, "eval/lm_eval_refs.py", "--model", f"base={DEFAULT_BASE_MODEL_DIR}", "--model", f"tuned={merged}",
                           "--out", str(results / "lm_eval.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
               inputs=[DATA_DIR / "eval.jsonl", merged / "model.safetensors"], outputs=[results / "lm_eval.json"]),
+        Stage("behaviour", [PY, "eval/behaviour.py", "--answers", f"base={answers[0]}", "--answers", f"tuned={answers[1]}",
+                            "--out", str(results / "behaviour.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
+              inputs=[*answers, DATA_DIR / "eval.jsonl", ROOT / "eval" / "behaviour.py", ROOT / "src" / "supportbot" / "behaviour.py"],
+              outputs=[results / "behaviour.json"]),
         Stage("reference_check", [PY, "judge/reference_check.py", "run", "--answers", *map(str, answers),
                                   "--out", str(results / "reference_check.json"),
                                   "--rows-out", str(results / "reference_check_rows.jsonl")],
@@ -179,6 +198,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
               outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
         Stage("report", [PY, "eval/report.py", "--results-dir", str(results), "--run-dir", str(run_dir)],
               inputs=[results / "judge_summary.json", results / "lm_eval.json", results / "reference_check.json",
+                      results / "behaviour.json",
                       ROOT / "results" / "training_runs.csv", ROOT / "eval" / "report.py"],
               outputs=[results / "summary.json", results / "summary.md"], always=True),
     ]

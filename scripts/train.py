@@ -5,7 +5,8 @@
 
 runs exactly the documented commands
     accelerate launch -m axolotl.cli.train <config> [overrides]
-    python -m axolotl.cli.merge_lora <config> --lora_model_dir=<output_dir>   (with --merge)
+    python -m axolotl.cli.merge_lora <config> --lora_model_dir=<output_dir>   (with --merge; a config without
+                                                                               `adapter` is full fine-tuning: no merge)
 after setting the environment: telemetry off (AXOLOTL_DO_NOT_TRACK=1, WANDB_MODE=disabled) always;
 on a machine without a GPU also CUDA_VISIBLE_DEVICES="" and HF_HUB_OFFLINE=1, and OMP_NUM_THREADS
 set to the number of cores (accelerate would set 1). Extra `--key=value` arguments after `--` are
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         run([py, "-m", "accelerate.commands.launch", "-m", "axolotl.cli.train", str(args.config), *args.overrides], env)
     if args.merge or args.merge_only:
         out = output_dir_of(args.config, args.overrides)
+        if not yaml.safe_load(args.config.read_text()).get("adapter"):
+            print(f"full fine-tuning (no adapter): nothing to merge, the model is {out}")
+            return 0
         run([py, "-m", "axolotl.cli.merge_lora", str(args.config), f"--lora_model_dir={out}", *args.overrides], env)
         print(f"merged model: {out / 'merged'}")
     return 0

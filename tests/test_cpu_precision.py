@@ -21,9 +21,9 @@ def test_cpuinfo_flags() -> None:
 def test_choose_precision() -> None:
     choose = pytest.importorskip("supportbot.training.cpu_precision").choose_precision
     assert choose("auto", cuda=False, flags=[]) == "fp32"
-    assert choose("auto", cuda=False, flags=["amx_bf16"]) == "bf16-autocast"
+    assert choose("auto", cuda=False, flags=["amx_bf16"]) == "bf16"
     assert choose(False, cuda=False, flags=["amx_bf16"]) == "fp32"
-    assert choose(True, cuda=False, flags=[]) == "bf16-autocast"
+    assert choose(True, cuda=False, flags=[]) == "bf16"
     assert choose("auto", cuda=True, flags=["amx_bf16"]) == "gpu-config"
     with pytest.raises(ValueError, match="cpu_bf16"):
         choose("yes", cuda=False, flags=[])

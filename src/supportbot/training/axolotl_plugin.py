@@ -134,11 +134,12 @@ def steady_tokens_per_s(steps: list[tuple[int, float, int]]) -> float | None:
 
 
 def _precision(args: Any) -> str:
-    """What the Trainer computed in: bf16/fp16 autocast (mixed precision) or full fp32."""
+    """What the Trainer computed in: "bf16" or "fp16" (autocast mixed precision; the optimizer keeps fp32
+    weights unless the model was loaded in half precision) or "fp32"."""
     if getattr(args, "bf16", False):
-        return "bf16-autocast"
+        return "bf16"
     if getattr(args, "fp16", False):
-        return "fp16-autocast"
+        return "fp16"
     return "fp32"
 
 

