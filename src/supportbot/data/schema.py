@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,8 +17,20 @@ class _Strict(BaseModel):
 
 
 def _non_empty(value: str) -> str:
+    """Text a model can read and a person can see: no lone surrogate, no control character other than
+    tab/newline, and at least one visible character (not only spaces or zero-width marks)."""
     if not value.strip():
         raise PydanticCustomError("empty", "empty text")
+    for i, ch in enumerate(value):
+        cat = unicodedata.category(ch)
+        if cat == "Cs":
+            raise PydanticCustomError("surrogate", "lone surrogate U+{code} at position {pos} (not valid Unicode text)",
+                                      {"code": f"{ord(ch):04X}", "pos": i})
+        if cat == "Cc" and ch not in "\t\n\r":
+            raise PydanticCustomError("control", "control character U+{code} at position {pos}",
+                                      {"code": f"{ord(ch):04X}", "pos": i})
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value):
+        raise PydanticCustomError("invisible", "no visible text (only spaces and invisible characters such as U+200B)")
     return value
 
 

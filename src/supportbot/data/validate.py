@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ..jsonl import LineError, iter_lines, parse_line
 from .issues import ROW, DataError, Issue, loc_to_field, pydantic_problems
 from .schema import EvalItem, TrainRow
 from .tokens import (
@@ -25,15 +25,18 @@ Kind = Literal["train", "eval"]
 
 
 def read_rows(path: Path, issues: list[Issue]) -> list[tuple[int, Any]]:
-    """Every non-blank line as ``(line, parsed)``; bad JSON becomes an issue."""
+    """Every non-blank line as ``(line, parsed)``; a line that is not UTF-8, not JSON or gives a key twice
+    becomes an issue, and so does a file without any row."""
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    n_lines = 0
+    for i, raw in iter_lines(path):
+        n_lines += 1
         try:
-            rows.append((i, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            issues.append(Issue(str(path), i, ROW, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+            rows.append((i, parse_line(raw)))
+        except LineError as exc:
+            issues.append(Issue(str(path), i, exc.field, exc.problem))
+    if n_lines == 0:
+        issues.append(Issue(str(path), 0, ROW, "no rows: the file is empty"))
     return rows
 
 
