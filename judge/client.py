@@ -2,6 +2,9 @@
 
 Counts HTTP calls, cache hits, tokens and wall time; ``stats()`` reports them with the cost at the
 config's prices. The API key comes from the config's environment variable and is never stored.
+An endpoint that refuses the connection is not retried: the first refusal raises
+:class:`JudgeUnreachableError` (naming the URL and the cause) and every later cache miss of the
+run fails the same way at once, without a call.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import openai
 
 from judge.cache import CACHE_DIR, JudgmentCache, cache_key
 from judge.config import JudgeConfig
+from supportbot.http_errors import describe, is_unreachable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,6 +34,10 @@ RETRYABLE = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimit
 
 class JudgeCallError(RuntimeError):
     """A request that still failed after every retry."""
+
+
+class JudgeUnreachableError(RuntimeError):
+    """Nothing listens at the judge's base URL (connection refused): the run stops instead of retrying."""
 
 
 class NoLogprobsError(RuntimeError):
@@ -71,6 +79,7 @@ class JudgeClient:
         self.stats = ClientStats()
         self._lock = threading.Lock()
         self._client: openai.OpenAI | None = None
+        self.unreachable: str | None = None  # why the endpoint is considered down for this run
 
     # ------------------------------------------------------------------ plumbing
     def _openai(self) -> openai.OpenAI:
@@ -126,6 +135,8 @@ class JudgeClient:
             self._count(cache_hits=1)
             return {**hit, "cached": True, "cache_key": key}
         self._count(cache_misses=1)
+        if self.unreachable:
+            raise JudgeUnreachableError(self.unreachable)
         self._openai()  # may start the local judge server; its errors are fatal, not per-request
         last: BaseException | None = None
         for attempt in range(self.cfg.max_retries + 1):
@@ -141,6 +152,9 @@ class JudgeClient:
                 resp = self._request(messages, decoding)
             except Exception as exc:  # noqa: BLE001 - classified just below
                 last = exc
+                if is_unreachable(exc):
+                    self._fail(describe(exc, str(self._client.base_url)), unreachable=True)
+                    raise JudgeUnreachableError(self.unreachable) from exc
                 if not _is_retryable(exc):
                     break
                 continue
@@ -148,11 +162,17 @@ class JudgeClient:
                         request_s=resp["latency_s"])
             self.cache.put(key, resp, {"model": self.cfg.model, "decoding": decoding, **(meta or {})})
             return {**resp, "cached": False, "cache_key": key}
-        self._count(failures=1)
-        msg = f"{type(last).__name__}: {last}"
-        with self._lock:
-            self.stats.errors.append(msg[:300])
+        msg = describe(last, str(self._client.base_url))
+        self._fail(msg)
         raise JudgeCallError(msg)
+
+    def _fail(self, msg: str, *, unreachable: bool = False) -> None:
+        """Count one failed judgment; ``unreachable`` also marks the endpoint down for the rest of the run."""
+        with self._lock:
+            self.stats.failures += 1
+            self.stats.errors.append(msg[:300])
+            if unreachable and self.unreachable is None:
+                self.unreachable = msg
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str, progress: bool = True) -> list[R]:
         """``fn`` over ``items`` with at most ``concurrency`` in flight; results in input order."""

@@ -9,7 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from supportbot.paths import ROOT
+from supportbot.paths import PROMPTS_DIR, ROOT
 
 CONFIGS_DIR = ROOT / "judge" / "configs"
 
@@ -29,7 +29,7 @@ class Decoding(BaseModel):
 
 
 class Prompts(BaseModel):
-    """Prompt file names under ``prompts/``."""
+    """Prompt file names under ``prompts/`` (plain names, ``.txt`` optional: no folders, no ``..``)."""
 
     model_config = ConfigDict(extra="forbid")
     pairwise: str = "judge_pairwise"
@@ -37,6 +37,16 @@ class Prompts(BaseModel):
     pairwise_logprobs: str = "judge_pairwise_logprobs"
     hallucination_logprobs: str = "judge_hallucination_logprobs"
     repair: str = "judge_repair"
+
+    @field_validator("*")
+    @classmethod
+    def _under_prompts(cls, v: str) -> str:
+        name = v if "." in v else f"{v}.txt"
+        if not v or "/" in v or "\\" in v or v.startswith(".") or "\x00" in v:
+            raise ValueError(f"{v!r} must be a file name in {PROMPTS_DIR} (no folders, no '..'), e.g. judge_pairwise")
+        if not (PROMPTS_DIR / name).is_file():
+            raise ValueError(f"{v!r}: no such prompt file {PROMPTS_DIR / name}")
+        return v
 
 
 class Budget(BaseModel):

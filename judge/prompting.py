@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from judge.config import JudgeConfig
+from judge.config import ConfigError, JudgeConfig
 from judge.inputs import KB_DIR, EvalItem, kb_excerpt, truncate_words
 from supportbot.paths import load_prompt
 
@@ -22,7 +22,7 @@ def load_template(name: str) -> tuple[str, str]:
     text = load_prompt(name)
     m = re.match(r"\s*### system\s*\n(.*?)\n### user\s*\n(.*)", text, re.S)
     if not m:
-        raise ValueError(f"prompts/{name}.txt must have a '### system' and a '### user' section")
+        raise ConfigError(f"prompts/{name}.txt must have a '### system' and a '### user' section")
     return m.group(1).strip(), m.group(2).strip()
 
 

@@ -17,7 +17,8 @@ Answers come from results/answers/<model>.jsonl (eval/generate.py); questions fr
 Outputs: results/judgments/<kind>-<judge>.jsonl (one record per judgment), results/calibration.json
 (calibrate, all), results/judge_summary.json (all), results/judgments/<kind>-<judge>.summary.json.
 Exit status: 0 ok (unparseable verdicts are recorded, counted and warned about), 1 some judge calls
-failed after every retry (rerun the same command: only those are asked again), 2 bad input/config.
+failed after every retry (rerun the same command: only those are asked again) or the endpoint
+refused the connection (the run stops at the first refusal, naming the URL), 2 bad input/config.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ for _p in (_ROOT, _ROOT / "src"):
         sys.path.insert(0, str(_p))
 
 from judge import runner  # noqa: E402
-from judge.client import JudgeClient  # noqa: E402
+from judge.client import JudgeClient, JudgeUnreachableError  # noqa: E402
 from judge.config import ConfigError, load_config  # noqa: E402
 from judge.inputs import RUBRIC_DIR, InputError  # noqa: E402
 from judge.launch import judge_endpoint  # noqa: E402
@@ -133,9 +134,14 @@ def _main(argv: list[str] | None) -> int:
                              injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit)
             result = dispatch(args.command, run)
             client.close()
-    except (InputError, FileNotFoundError, ServerStartError, VllmServerError) as exc:
+    except (InputError, ConfigError, FileNotFoundError, ServerStartError, VllmServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except JudgeUnreachableError as exc:
+        print(f"error: the judge endpoint refused the connection: {exc}\nstart the judge server or fix "
+              "--judge-base-url (or base_url in the config), then rerun the same command: every finished "
+              "judgment is in the cache", file=sys.stderr)
+        return 1
     usage = client.report()
     usage["wall_s"] = round(time.perf_counter() - t0, 1)
     usage["cache_file"] = str(client.cache.path)

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 def _pick(user: str) -> str:
@@ -29,6 +30,7 @@ class FakeJudge:
         self.script: list = []
         self.requests: list[dict] = []
         self.always: object = None
+        self.delay = 0.0  # seconds before each answer (a slow judge, to kill a run mid-way)
         self.lock = threading.Lock()
         fake = self
 
@@ -41,6 +43,7 @@ class FakeJudge:
                 with fake.lock:
                     fake.requests.append(body)
                     fault = fake.script.pop(0) if fake.script else fake.always
+                time.sleep(fake.delay)
                 if isinstance(fault, int):
                     return self._send(fault, b'{"error": {"message": "injected"}}')
                 if fault == "sleep":
@@ -90,3 +93,46 @@ class FakeJudge:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def write_jsonl_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def write_workspace(tmp: Path, n: int = 6) -> Path:
+    """Eval items, two answer files and both rubric sets for ``judge/run.py`` in ``tmp``.
+
+    The candidate's answer holds GOOD on q0..q3 (the fake judge prefers it), the baseline's on q4,
+    none on q5 and beyond; q4 is unanswerable.
+    """
+    items = [{"id": f"q{i}", "domain": "it", "category": "misc", "answerable": i != 4,
+              "messages": [{"role": "user", "content": f"Question {i}?"}],
+              "reference_answer": f"Reference {i}.", "key_facts": [f"fact {i}"], "forbidden_claims": [f"wrong {i}"],
+              "kb_refs": []} for i in range(n)]
+    write_jsonl_rows(tmp / "eval.jsonl", items)
+    write_jsonl_rows(tmp / "base.jsonl", [{"id": f"q{i}", "answer": "GOOD base" if i == 4 else "base " * (i + 1),
+                                           "model": "base", "completion_tokens": 3} for i in range(n)])
+    write_jsonl_rows(tmp / "tuned.jsonl", [{"id": f"q{i}", "answer": "GOOD tuned " * (i + 1) if i < 4 else "tuned",
+                                            "model": "tuned", "completion_tokens": 4} for i in range(n)])
+    rub = tmp / "rubric"
+    rub.mkdir(exist_ok=True)
+    write_jsonl_rows(rub / "hallucination.jsonl", [
+        {"id": "q0", "model": "base", "answer": "GOOD", "label": 0, "rationale": "matches the reference"},
+        {"id": "q1", "model": "base", "answer": "bad", "label": 2, "rationale": "invents a menu"},
+        {"id": "q2", "model": "tuned", "answer": "GOOD", "label": 0, "rationale": "fine"},
+        {"id": "q3", "model": "tuned", "answer": "meh", "label": 1, "rationale": "extra detail"},
+        {"id": "q4", "model": "tuned", "answer": "GOOD", "label": "not_attempted", "rationale": "escalates"}])
+    write_jsonl_rows(rub / "pairwise.jsonl", [
+        {"id": "q0", "answer_a": "GOOD", "answer_b": "bad", "label": "A", "rationale": "a is right"},
+        {"id": "q1", "answer_a": "bad", "answer_b": "GOOD", "label": "B", "rationale": "b is right"},
+        {"id": "q2", "answer_a": "x", "answer_b": "y", "label": "tie", "rationale": "same"}])
+    return tmp
+
+
+def cli_args(tmp: Path, base_url: str, *extra: str) -> list[str]:
+    """``judge/run.py`` options for a :func:`write_workspace` folder and a judge at ``base_url`` (JSON verdicts)."""
+    return ["--judge", "local-qwen0.5b", "--judge-base-url", base_url, "--verdict-mode", "json",
+            "--eval", str(tmp / "eval.jsonl"), "--baseline", str(tmp / "base.jsonl"),
+            "--candidate", str(tmp / "tuned.jsonl"), "--rubric-dir", str(tmp / "rubric"), "--out-dir", str(tmp / "out"),
+            "--cache", str(tmp / "cache.jsonl"), "--no-progress", *extra]

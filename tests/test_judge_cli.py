@@ -8,53 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from judge_fake import FakeJudge
+from judge_fake import FakeJudge, cli_args, write_jsonl_rows, write_workspace
 
 from judge import run as cli
 from judge.inputs import kb_excerpt, load_hallucination_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+_write = write_jsonl_rows
 
 
 @pytest.fixture
 def workspace(tmp_path):
-    items = [{"id": f"q{i}", "domain": "it", "category": "misc", "answerable": i != 4,
-              "messages": [{"role": "user", "content": f"Question {i}?"}],
-              "reference_answer": f"Reference {i}.", "key_facts": [f"fact {i}"], "forbidden_claims": [f"wrong {i}"],
-              "kb_refs": []} for i in range(6)]
-    _write(tmp_path / "eval.jsonl", items)
-    # the candidate's answer holds GOOD on q0..q3 (the fake judge prefers it), the baseline's on q4, none on q5
-    _write(tmp_path / "base.jsonl", [{"id": f"q{i}", "answer": "GOOD base" if i == 4 else "base " * (i + 1),
-                                      "model": "base", "completion_tokens": 3} for i in range(6)])
-    _write(tmp_path / "tuned.jsonl", [{"id": f"q{i}", "answer": "GOOD tuned " * (i + 1) if i < 4 else "tuned",
-                                       "model": "tuned", "completion_tokens": 4} for i in range(6)])
-    rub = tmp_path / "rubric"
-    rub.mkdir()
-    _write(rub / "hallucination.jsonl", [
-        {"id": "q0", "model": "base", "answer": "GOOD", "label": 0, "rationale": "matches the reference"},
-        {"id": "q1", "model": "base", "answer": "bad", "label": 2, "rationale": "invents a menu"},
-        {"id": "q2", "model": "tuned", "answer": "GOOD", "label": 0, "rationale": "fine"},
-        {"id": "q3", "model": "tuned", "answer": "meh", "label": 1, "rationale": "extra detail"},
-        {"id": "q4", "model": "tuned", "answer": "GOOD", "label": "not_attempted", "rationale": "escalates"}])
-    _write(rub / "pairwise.jsonl", [
-        {"id": "q0", "answer_a": "GOOD", "answer_b": "bad", "label": "A", "rationale": "a is right"},
-        {"id": "q1", "answer_a": "bad", "answer_b": "GOOD", "label": "B", "rationale": "b is right"},
-        {"id": "q2", "answer_a": "x", "answer_b": "y", "label": "tie", "rationale": "same"}])
+    write_workspace(tmp_path)
     fake = FakeJudge()
     yield tmp_path, fake
     fake.close()
 
 
 def _args(tmp: Path, fake: FakeJudge, *extra: str) -> list[str]:
-    return ["--judge", "local-qwen0.5b", "--judge-base-url", fake.base_url, "--verdict-mode", "json",
-            "--eval", str(tmp / "eval.jsonl"), "--baseline", str(tmp / "base.jsonl"),
-            "--candidate", str(tmp / "tuned.jsonl"), "--rubric-dir", str(tmp / "rubric"), "--out-dir", str(tmp / "out"),
-            "--cache", str(tmp / "cache.jsonl"), "--no-progress", *extra]
+    return cli_args(tmp, fake.base_url, *extra)
 
 
 def test_all_then_rerun_makes_zero_calls(workspace):
