@@ -29,7 +29,7 @@ def test_quick_pipeline_writes_every_result(repo_root: Path, tmp_path: Path):
     # benchmarks and the fresh-clone check are separate scripts; every pipeline output must be there
     separate = [m for m in summary["missing"] if m.startswith("bench_") or m == "fresh_clone_check.json"]
     assert summary["missing"] == separate, summary["missing"]
-    for section in ("training", "pairwise", "hallucination", "calibration", "lm_eval", "pipeline_timing"):
+    for section in ("training", "behaviour", "pairwise", "hallucination", "calibration", "lm_eval", "pipeline_timing"):
         assert section in summary, section
     timing = json.loads((results / "pipeline_timing.json").read_text())
     assert [s["stage"] for s in timing["stages"]][-1] == "report"
