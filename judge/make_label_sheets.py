@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Blind label sheets for the judge's calibration set (checks, answers, pairs) and their merging.
 
-    python judge/make_label_sheets.py answers --models base tuned --n-model 22 --out-dir judge/rubric/v2
+    python judge/make_label_sheets.py answers --part controls --out-dir judge/rubric/v2
+    python judge/make_label_sheets.py answers --part models --models base tuned --n-model 22 --out-dir judge/rubric/v2
     python judge/make_label_sheets.py pairs --models base tuned --n-pairs 44 --n-control-pairs 20 --out-dir judge/rubric/v2
     python judge/make_label_sheets.py agreement --out-dir judge/rubric/v2      # inter-annotator kappa, disagreements
     python judge/make_label_sheets.py finalize --out-dir judge/rubric/v2       # adjudicated labels -> judge/rubric/*.jsonl
@@ -9,15 +10,15 @@
 ``answers`` draws model answers (seeded, stratified by domain and answerable) plus control answers
 with a known expected label (judge/controls.py: references, references with a forbidden claim
 spliced in or a key fact's number altered, plain escalations) and writes
-- ``<out>/answers_key.jsonl``: which model or control recipe made each answer (never shown to annotators);
-- ``<out>/sheets/answers_<k>.jsonl``: blind batches, one row per answer with the item (conversation,
+- ``<out>/answers_key_<part>.jsonl``: which model or control recipe made each answer (never shown to annotators);
+- ``<out>/sheets/answers-<part>_<k>.jsonl``: blind batches, one row per answer with the item (conversation,
   reference answer, numbered key facts and forbidden claims, kb_refs) and the answer, in random order.
 ``pairs`` writes ``pairs_key.jsonl`` and ``sheets/pairs_<k>.jsonl`` the same way (A/B order random).
 Annotators (AI helpers with separate contexts, given only judge/RUBRIC.md, data/kb/, and one sheet)
 write ``<out>/annotations/<annotator>/<sheet name>`` with one row per sheet row:
-  answers: {"row": 3, "key_facts": ["stated", "not_stated", "contradicted"], "forbidden": ["asserted", "not_asserted"],
+  answers: {"row": "c003", "key_facts": ["stated", "not_stated", "contradicted"], "forbidden": ["asserted", "not_asserted"],
             "hallucination": "0"|"1"|"2"|"not_attempted", "rationale": "..."}
-  pairs:   {"row": 3, "label": "A"|"B"|"tie", "rationale": "..."}
+  pairs:   {"row": "p003", "label": "A"|"B"|"tie", "rationale": "..."}
 """
 
 from __future__ import annotations
@@ -87,17 +88,18 @@ def write_sheets(out_dir: Path, kind: str, rows: list[dict[str, Any]], batch: in
 
 
 def cmd_answers(args: argparse.Namespace) -> int:
+    """Blind answer sheets of one part: ``models`` (sampled model answers) or ``controls``."""
     items = eval_items()
-    rng = random.Random(args.seed)
+    rng = random.Random(f"{args.seed}-{args.part}")
     key: list[dict[str, Any]] = []
-    for model in args.models:
+    for model in args.models if args.part == "models" else []:
         answers = {r["id"]: r for r in read_jsonl(RESULTS_DIR / "answers" / f"{model}.jsonl")}
         for iid in stratified(sorted(answers), items, args.n_model, rng):
             a = answers[iid]
             key.append({"item_id": iid, "source": f"model:{model}", "answer": a["answer"],
                         "note": f"decoding {json.dumps(a.get('decoding'))}, weights {a.get('model_fingerprint')}"})
-    for recipe, n in CONTROL_COUNTS.items():
-        pool = sorted(items) if recipe != "escalation" else sorted(items)
+    for recipe, n in CONTROL_COUNTS.items() if args.part == "controls" else []:
+        pool = sorted(items)
         made = 0
         for iid in stratified(pool, items, len(pool), rng):
             if made >= n:
@@ -110,10 +112,10 @@ def cmd_answers(args: argparse.Namespace) -> int:
                 made += 1
     rng.shuffle(key)
     for i, row in enumerate(key, 1):
-        row["row"] = i
-    write_jsonl(args.out_dir / "answers_key.jsonl", key)
+        row["row"] = f"{args.part[0]}{i:03d}"
+    write_jsonl(args.out_dir / f"answers_key_{args.part}.jsonl", key)
     sheet = [{"row": r["row"], **item_view(items[r["item_id"]]), "answer": r["answer"]} for r in key]
-    paths = write_sheets(args.out_dir, "answers", sheet, args.batch)
+    paths = write_sheets(args.out_dir, f"answers-{args.part}", sheet, args.batch)
     by = defaultdict(int)
     for r in key:
         by[r["source"]] += 1
@@ -137,26 +139,31 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     rows, sheet = [], []
     for i, k in enumerate(key, 1):
         first, second = (k["x"], k["y"]) if rng.random() < 0.5 else (k["y"], k["x"])
-        rows.append({"row": i, "item_id": k["item_id"], "source_a": first[0], "source_b": second[0],
+        rows.append({"row": f"p{i:03d}", "item_id": k["item_id"], "source_a": first[0], "source_b": second[0],
                      "answer_a": first[1], "answer_b": second[1]})
-        sheet.append({"row": i, **item_view(items[k["item_id"]]), "answer_a": first[1], "answer_b": second[1]})
+        sheet.append({"row": f"p{i:03d}", **item_view(items[k["item_id"]]), "answer_a": first[1], "answer_b": second[1]})
     write_jsonl(args.out_dir / "pairs_key.jsonl", rows)
     paths = write_sheets(args.out_dir, "pairs", sheet, args.batch)
     print(f"{len(rows)} pairs in {len(paths)} sheets under {args.out_dir / 'sheets'}")
     return 0
 
 
-def load_annotations(out_dir: Path, kind: str) -> dict[str, dict[int, dict[str, Any]]]:
-    """annotator -> row -> annotation, validated (file:line: field: problem on a bad row)."""
-    out: dict[str, dict[int, dict[str, Any]]] = {}
+def load_answer_keys(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """row id -> key row, over every part's key file."""
+    return {r["row"]: r for path in sorted(out_dir.glob("answers_key_*.jsonl")) for r in read_jsonl(path)}
+
+
+def load_annotations(out_dir: Path, kind: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """annotator -> row id -> annotation, validated (file:line: field: problem on a bad row)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for ann_dir in sorted((out_dir / "annotations").glob("*")):
         if not ann_dir.is_dir() or ann_dir.name == "adjudication":
             continue
-        rows: dict[int, dict[str, Any]] = {}
+        rows: dict[str, dict[str, Any]] = {}
         for path in sorted(ann_dir.glob(f"{kind}_*.jsonl")):
             for n, r in enumerate(read_jsonl(path), 1):
                 validate(r, kind, f"{path}:{n}")
-                rows[int(r["row"])] = r
+                rows[str(r["row"])] = r
         if rows:
             out[ann_dir.name] = rows
     return out
@@ -191,10 +198,10 @@ def check_labels(ann: dict[str, Any], key_row: dict[str, Any], items: dict[str, 
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     items = eval_items()
-    key = {r["row"]: r for r in read_jsonl(args.out_dir / "answers_key.jsonl")}
+    key = load_answer_keys(args.out_dir)
     result: dict[str, Any] = {"annotators": "AI (LLM helpers with separate contexts; each saw only judge/RUBRIC.md, "
                                             "data/kb/ and its sheet)"}
-    disagreements: dict[str, list[int]] = {"answers": [], "pairs": []}
+    disagreements: dict[str, list[str]] = {"answers": [], "pairs": []}
     anns = load_annotations(args.out_dir, "answers")
     pair_anns = load_annotations(args.out_dir, "pairs")
     for kind, data in (("answers", anns), ("pairs", pair_anns)):
@@ -241,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("answers", "pairs", "agreement"):
         s = sub.add_parser(name)
+        if name == "answers":
+            s.add_argument("--part", choices=["controls", "models"], required=True,
+                           help="control answers (known expected label) or sampled model answers")
         s.add_argument("--out-dir", type=Path, default=Path("judge/rubric/v2"))
         s.add_argument("--seed", type=int, default=7)
         s.add_argument("--batch", type=int, default=28, help="rows per sheet")
