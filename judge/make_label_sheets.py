@@ -160,7 +160,7 @@ def load_annotations(out_dir: Path, kind: str) -> dict[str, dict[str, dict[str, 
         if not ann_dir.is_dir() or ann_dir.name == "adjudication":
             continue
         rows: dict[str, dict[str, Any]] = {}
-        for path in sorted(ann_dir.glob(f"{kind}_*.jsonl")):
+        for path in sorted(ann_dir.glob(f"{kind}*.jsonl")):
             for n, r in enumerate(read_jsonl(path), 1):
                 validate(r, kind, f"{path}:{n}")
                 rows[str(r["row"])] = r
