@@ -69,7 +69,11 @@ def alter_fact(item: dict[str, Any], rng: random.Random) -> Control | None:
     fact, match = rng.choice(candidates)
     num = match.group(1)
     new = _other_number(num, rng)
-    pos = [m for m in _NUMBER.finditer(ref) if m.group(1) == num]
+    # not a list marker ("1." at a line start): changing it alters no fact (seen in label set v2: rows c034, c055)
+    pos = [m for m in _NUMBER.finditer(ref) if m.group(1) == num
+           and not (ref[m.end(1):m.end(1) + 1] == "." and (m.start(1) == 0 or ref[m.start(1) - 1] == "\n"))]
+    if not pos:
+        return None
     hit = pos[0]
     answer = ref[: hit.start(1)] + new + ref[hit.end(1):]
     return Control(item["id"], "altered_fact", answer, f"changed {num} -> {new} (key fact: {fact})")
