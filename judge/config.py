@@ -37,6 +37,7 @@ class Prompts(BaseModel):
     pairwise_logprobs: str = "judge_pairwise_logprobs"
     hallucination_logprobs: str = "judge_hallucination_logprobs"
     repair: str = "judge_repair"
+    check: str = "judge_check"  # the checklist judge's yes/no check (judge/checklist.py)
 
     @field_validator("*")
     @classmethod
@@ -81,6 +82,9 @@ class JudgeConfig(BaseModel):
     prompts: Prompts = Prompts()
     decoding: Decoding = Decoding()
     verdict_mode: Literal["json", "logprobs"] = "json"
+    # holistic: one pairwise / one hallucination prompt per judgment; checklist: every answer graded alone with
+    # yes/no checks against its item's key facts and forbidden claims (judge/checklist.py; logprob verdicts)
+    judge_mode: Literal["holistic", "checklist"] = "holistic"
     price_per_1m_input: float = Field(0.0, ge=0)
     price_per_1m_output: float = Field(0.0, ge=0)
     concurrency: int = Field(1, ge=1)
