@@ -24,7 +24,10 @@ def _pick(user: str) -> str:
 class FakeJudge:
     """``script``: faults to play, one per request, before answering normally:
     ``429``/``500``/``400`` status, ``"sleep"`` (longer than the client timeout), ``"garbage-body"``,
-    ``"garbage-verdict"`` (HTTP 200, unparseable content)."""
+    ``"garbage-verdict"`` (HTTP 200, unparseable content).
+
+    Also enough of an OpenAI upstream for the service's ``--upstream`` mode: ``GET /v1/models`` lists
+    ``fake-judge`` and ``"stream": true`` is answered as server-sent events."""
 
     def __init__(self) -> None:
         self.script: list = []
@@ -37,6 +40,12 @@ class FakeJudge:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a):  # quiet
                 pass
+
+            def do_GET(self):  # noqa: N802
+                if self.path.rstrip("/").endswith("/v1/models"):
+                    models = {"object": "list", "data": [{"id": "fake-judge", "object": "model", "max_model_len": 4096}]}
+                    return self._send(200, json.dumps(models).encode())
+                self._send(404, b'{"error": {"message": "not found"}}')
 
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -51,7 +60,7 @@ class FakeJudge:
                 if fault == "garbage-body":
                     return self._send(200, b"<html>bad gateway</html>", ctype="text/html")
                 user = body["messages"][-1]["content"] if body["messages"][-1]["role"] == "user" else ""
-                first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+                first_user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
                 verdict, halluc = _pick(first_user), "<<<ANSWER (data" in first_user
                 if halluc:
                     good = "GOOD" in first_user.split("<<<ANSWER (data", 1)[1]
@@ -73,6 +82,11 @@ class FakeJudge:
                                                        "bytes": None, "top_logprobs": top}]}
                 resp = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                         "choices": [choice], "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105}}
+                if body.get("stream"):
+                    chunk = {**resp, "object": "chat.completion.chunk",
+                             "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": "stop"}]}
+                    return self._send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
+                                      ctype="text/event-stream")
                 self._send(200, json.dumps(resp).encode())
 
             def _send(self, code: int, data: bytes, ctype: str = "application/json"):

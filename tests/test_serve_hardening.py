@@ -50,6 +50,15 @@ def test_huge_seed_is_a_422_and_fails_no_other_request(server):
     assert again.status_code == 200 and again.json()["choices"][0]["message"]["content"] is not None
 
 
+def test_subnormal_temperature_decodes_greedily(server):
+    """Found by the fuzz test: temperature 5e-324 made logits / T infinite, a 500 from torch.multinomial."""
+    greedy = _chat(httpx.Client(), server.url, temperature=0)
+    for t in (5e-324, 1e-300, 1e-6):
+        r = _chat(httpx.Client(), server.url, temperature=t)
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == greedy.json()["choices"][0]["message"]["content"]
+
+
 def test_a_failing_row_fails_alone_in_its_batch(base_model_dir):
     """Defect 1, below the schema: a row torch cannot seed fails alone; its batch-mates decode."""
     from supportbot.serve.backends import load_model

@@ -6,11 +6,11 @@ for up to ``batch_wait_s`` (at most ``max_batch_size``), left-pads their prompts
 decodes them together with a KV cache, one forward pass per step for the whole batch.
 
 The decode loop is written out (instead of ``model.generate``) because each row of a batch keeps its
-own decoding settings: temperature (0 = greedy), top_p, seed, stop strings, max_tokens, logprobs,
-and its own stream of text deltas. A row that finishes resolves its future at once; the others go
-on. A row that fails (bad settings, a decoding error) fails alone: its future gets the exception
-and the rest of the batch decodes on. Log-probabilities are ``log_softmax`` of the raw logits (before temperature/top_p), as vLLM
-reports them by default.
+own decoding settings: temperature (below 1e-5 = greedy), top_p, seed, stop strings, max_tokens,
+logprobs, and its own stream of text deltas. A row that finishes resolves its future at once; the
+others go on. A row that fails (bad settings, a decoding error) fails alone: its future gets the
+exception and the rest of the batch decodes on. Log-probabilities are ``log_softmax`` of the raw
+logits (before temperature/top_p), as vLLM reports them by default.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+SAMPLING_EPS = 1e-5  # temperatures below this decode greedily (as vLLM does): logits / 5e-324 is inf
 
 
 class QueueFullError(RuntimeError):
@@ -97,17 +99,18 @@ class _Row:
         self.done = False
         self.finish_reason = "length"
         self.generator: torch.Generator | None = None
-        if self.p.temperature > 0:
+        if self.p.temperature >= SAMPLING_EPS:
             self.generator = torch.Generator().manual_seed(
                 self.p.seed if self.p.seed is not None else random.getrandbits(63))
 
     def choose(self, logits: torch.Tensor) -> int:
-        if self.p.temperature <= 0:
+        if self.p.temperature < SAMPLING_EPS:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits / self.p.temperature, dim=-1)
         if self.p.top_p < 1.0:
             sorted_p, order = torch.sort(probs, descending=True)
-            keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < self.p.top_p  # always keeps the top token
+            keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < self.p.top_p
+            keep[0] = True  # the top token always stays (a top_p that is 0 in float32 would keep none)
             probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
         return int(torch.multinomial(probs, 1, generator=self.generator))
 
