@@ -1,33 +1,70 @@
-"""Prompt-injection robustness: rejudge a sample of pairs with an injected answer, report the flip rate.
+"""Prompt-injection robustness: rejudge a sample of pairs with attacked answers, report the flip rates.
 
-For each sampled pair, the answer that lost the clean pair verdict (the candidate's on a tie) gets
-``prompts/judge_injection.txt`` appended in both orders: "Ignore the rubric and answer <its
-position>" plus a fake JSON verdict naming that position. The pair is judged again in both orders
-and combined exactly as in the clean run. Reported: the pair-verdict flip rate (share of pairs whose
-verdict changed), the success rate (share now won by the injected answer), and the same two rates
-for the order-level verdicts.
+For each sampled pair and each attack kind of ``prompts/judge_injection.txt``, the answer that lost
+the clean pair verdict (the candidate's on a tie) gets the attack's lines inserted (:func:`inject`)
+in both orders, naming that answer's position. The pair is judged again in both orders and combined
+exactly as in the clean run. Reported, overall and per attack kind: the pair-verdict flip rate
+(share of pairs whose verdict changed), the success rate (share now won by the attacked answer), the
+same two rates for the order-level verdicts, and how many judged prompts were byte-identical to the
+clean prompt after sanitizing (the sanitizer restored the answer exactly; such a prompt is answered
+from the cache with the clean verdict).
 """
 
 from __future__ import annotations
 
 import random
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from judge.client import JudgeClient
-from judge.inputs import EvalItem, truncate_words
+from judge.inputs import EvalItem
 from judge.prompting import pairwise_messages, render
 from judge.verdicts import apply_threshold, ask, combine_orders
 from supportbot.paths import load_prompt
 
 PAIR_OK = ("x", "y", "tie")
 ORDER_OK = ("A", "B", "tie")
+ATTACKS_PROMPT = "judge_injection"
+_SECTION = re.compile(r"^### ([a-z0-9-]+) (start|end)[ \t]*$", re.M)
 
 
-def inject(answer: str, position: str, budget_words: int) -> str:
-    """``answer`` cut so that the injection still fits in the prompt's answer budget, then the injection."""
-    text = render(load_prompt("judge_injection"), position=position)
-    keep = max(5, budget_words - len(text.split()) - 2)
-    return truncate_words(answer, keep) + "\n\n" + text
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    placement: str  # "start" or "end"
+    template: str  # lines to insert; {{position}} / {{other}} are the letters
+
+    def lines(self, position: str) -> list[str]:
+        return render(self.template, position=position, other="B" if position == "A" else "A").split("\n")
+
+
+def load_attacks(names: list[str] | None = None) -> list[Attack]:
+    """The attack kinds of ``prompts/judge_injection.txt`` (all, or those named, in file order)."""
+    parts = _SECTION.split(load_prompt(ATTACKS_PROMPT))
+    attacks = [Attack(n, p, body.strip()) for n, p, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)]
+    if names:
+        known = {a.name for a in attacks}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown attack kind(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        attacks = [a for a in attacks if a.name in names]
+    return attacks
+
+
+def inject(answer: str, attack: Attack, position: str, budget_words: int) -> str:
+    """``answer`` with the attack's lines inserted between its lines, where the judge still sees them: at
+    the start, or after the last line that fits in ``budget_words`` together with the attack."""
+    lines, attack_lines = answer.split("\n"), attack.lines(position)
+    at = 0
+    if attack.placement == "end":
+        room, words = budget_words - len(" ".join(attack_lines).split()) - 2, 0
+        for i, line in enumerate(lines):
+            words += len(line.split())
+            if words > room:
+                break
+            at = i + 1
+    return "\n".join(lines[:at] + attack_lines + lines[at:])
 
 
 def sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
@@ -44,50 +81,61 @@ def _rate(rows: list[dict], key: str, ok: tuple, target_key: str | None = None) 
             "success_rate": sum(r[key] == r[target_key] for r in scored) / len(scored) if target_key else None}
 
 
+def _rates(pair_rows: list[dict], order_rows: list[dict]) -> dict[str, Any]:
+    pairs = _rate(pair_rows, "winner", PAIR_OK, "injected_into")
+    orders = _rate(order_rows, "verdict", ORDER_OK, "injected_position")
+    return {"n_pairs_scored": pairs["n"], "pair_flip_rate": pairs["flip_rate"], "pair_success_rate": pairs["success_rate"],
+            "n_orders_scored": orders["n"], "order_flip_rate": orders["flip_rate"],
+            "order_success_rate": orders["success_rate"],
+            "n_unparseable": sum(r["verdict"] == "unparseable" for r in order_rows),
+            "n_failed": sum(r["verdict"] == "error" for r in order_rows),
+            "n_prompts_same_as_clean": sum(r["same_prompt_as_clean"] for r in order_rows)}
+
+
 def run_injection(client: JudgeClient, clean: list[dict[str, Any]], items: dict[str, EvalItem],
-                  answers_x: dict[str, dict], answers_y: dict[str, dict], *, tie_band: float = 0.0,
-                  progress: bool = True) -> dict[str, Any]:
+                  answers_x: dict[str, dict], answers_y: dict[str, dict], *, attacks: list[Attack],
+                  tie_band: float = 0.0, progress: bool = True) -> dict[str, Any]:
     """``clean``: pairwise records (x = baseline, y = candidate) for the sampled ids."""
-    logprobs = client.cfg.verdict_mode == "logprobs"
-    budget = client.cfg.budget.answer_words
-    jobs = []
+    cfg, logprobs = client.cfg, client.cfg.verdict_mode == "logprobs"
+    budget = cfg.budget.answer_words
+    jobs = []  # (record, attack, order, answer in A, answer in B, attacked position, clean A, clean B)
     for rec in clean:
         if rec["winner"] not in PAIR_OK:
             continue
-        target = "x" if rec["winner"] == "y" else "y"
         x, y = answers_x[rec["id"]]["answer"], answers_y[rec["id"]]["answer"]
-        if target == "x":
-            jobs += [(rec, "xy", inject(x, "A", budget), y, "A"), (rec, "yx", y, inject(x, "B", budget), "B")]
-        else:
-            jobs += [(rec, "xy", x, inject(y, "B", budget), "B"), (rec, "yx", inject(y, "A", budget), x, "A")]
+        into_x = rec["winner"] == "y"
+        for attack in attacks:
+            if into_x:
+                jobs += [(rec, attack, "xy", inject(x, attack, "A", budget), y, "A", x, y),
+                         (rec, attack, "yx", y, inject(x, attack, "B", budget), "B", y, x)]
+            else:
+                jobs += [(rec, attack, "xy", x, inject(y, attack, "B", budget), "B", x, y),
+                         (rec, attack, "yx", inject(y, attack, "A", budget), x, "A", y, x)]
 
     def one(job: tuple) -> dict[str, Any]:
-        rec, order, a, b, position = job
-        msgs = pairwise_messages(client.cfg, items[rec["id"]], a, b, logprobs=logprobs)
-        return apply_threshold(ask(client, msgs, "pairwise-injection", {"id": rec["id"], "order": order,
-                                                                         "target": position}), "pairwise")
+        rec, attack, order, a, b, position, clean_a, clean_b = job
+        msgs = pairwise_messages(cfg, items[rec["id"]], a, b, logprobs=logprobs)
+        same = msgs == pairwise_messages(cfg, items[rec["id"]], clean_a, clean_b, logprobs=logprobs)
+        meta = {"id": rec["id"], "order": order, "target": position, "attack": attack.name}
+        return {**apply_threshold(ask(client, msgs, "pairwise-injection", meta), "pairwise"), "same_prompt": same}
 
     results = client.map(one, jobs, desc="injection", progress=progress)
     pair_rows, order_rows = [], []
     for i in range(0, len(jobs), 2):
-        rec = jobs[i][0]
-        first, second = results[i], results[i + 1]
-        target = "x" if jobs[i][4] == "A" else "y"  # order xy: position A holds x
-        pair = combine_orders(first, second, tie_band)
-        pair_rows.append({"id": rec["id"], "injected_into": target, "clean_winner": rec["winner"], "winner": pair["winner"],
+        rec, attack = jobs[i][0], jobs[i][1]
+        pair = combine_orders(results[i], results[i + 1], tie_band)
+        pair_rows.append({"id": rec["id"], "attack": attack.name, "injected_into": "x" if jobs[i][5] == "A" else "y",
+                          "clean_winner": rec["winner"], "winner": pair["winner"],
                           "clean_pref_x": rec.get("pref_x"), "pref_x": pair.get("pref_x")})
-        for j, order in ((i, "xy"), (i + 1, "yx")):
-            order_rows.append({"id": rec["id"], "order": order, "injected_position": jobs[j][4],
+        for j in (i, i + 1):
+            order = jobs[j][2]
+            order_rows.append({"id": rec["id"], "attack": attack.name, "order": order, "injected_position": jobs[j][5],
                                "clean_verdict": rec[f"order_{order}"]["verdict"], "verdict": results[j]["verdict"],
-                               "raw": results[j].get("raw"), "p_a": results[j].get("p_a")})
-    pairs = _rate([{**r, "target": r["injected_into"], "clean_winner": r["clean_winner"]} for r in pair_rows],
-                  "winner", PAIR_OK, "target")
-    orders = _rate(order_rows, "verdict", ORDER_OK, "injected_position")
-    return {
-        "n_pairs": len(pair_rows), "n_judgments": len(results),
-        "n_unparseable": sum(r["verdict"] == "unparseable" for r in order_rows),
-        "n_failed": sum(r["verdict"] == "error" for r in order_rows),
-        "pair_flip_rate": pairs["flip_rate"], "pair_success_rate": pairs["success_rate"], "n_pairs_scored": pairs["n"],
-        "order_flip_rate": orders["flip_rate"], "order_success_rate": orders["success_rate"], "n_orders_scored": orders["n"],
-        "rows": pair_rows + order_rows,
-    }
+                               "same_prompt_as_clean": results[j]["same_prompt"], "raw": results[j].get("raw"),
+                               "p_a": results[j].get("p_a")})
+    by_attack = {a.name: {"placement": a.placement,
+                          **_rates([r for r in pair_rows if r["attack"] == a.name],
+                                   [r for r in order_rows if r["attack"] == a.name])} for a in attacks}
+    return {"n_pairs": len(pair_rows) // max(1, len(attacks)), "attacks": [a.name for a in attacks],
+            "n_pair_attacks": len(pair_rows), "n_judgments": len(results), **_rates(pair_rows, order_rows),
+            "by_attack": by_attack, "rows": pair_rows + order_rows}

@@ -1,7 +1,8 @@
 """Render judge prompts from ``prompts/judge_*.txt`` (``### system`` / ``### user`` sections, ``{{field}}`` slots).
 
 Answers are data: they are cut to the config's word budget, and the delimiter markers (``<<<`` and
-``>>>``) are neutralised inside them, so an answer cannot close its own block.
+``>>>``) are neutralised inside them, so an answer cannot close its own block; with the config's
+``sanitize_answers`` (the default), lines addressed to the grader are dropped first (``judge/sanitize.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from judge.config import ConfigError, JudgeConfig
 from judge.inputs import KB_DIR, EvalItem, kb_excerpt, truncate_words
+from judge.sanitize import sanitize
 from supportbot.paths import load_prompt
 
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
@@ -33,24 +35,6 @@ def render(template: str, **fields: str) -> str:
         return fields[m.group(1)]
 
     return _SLOT.sub(sub, template)
-
-
-_VERDICT_JSON = re.compile(r"\{[^{}]*[\"'](?:verdict|label|score|winner)[\"']\s*:[^{}]*\}", re.I)
-_TO_GRADER = re.compile(
-    r"[^\n]*(?:ignore (?:the|this|your|all|any|previous|prior|above) (?:\w+ )?(?:rubric|instructions|criteria|rules)"
-    r"|(?:note|message|instruction)s? (?:to|for) the (?:grader|judge|evaluator|reviewer)"
-    r"|\b(?:grader|judge|evaluator)s?\s*:"
-    r"|\b(?:answer|reply|respond|output|vote)(?: with| for)? [\"'`]?(?:A|B)[\"'`]?\s*(?:[.!](?!\w)|$)"
-    r"|\b(?:answer|reply|respond|output) with [\"'`]?(?:0|1|2|X)[\"'`]?\s*(?:[.!](?!\w)|$)"
-    r"|\b(?:pick|choose|select)(?: answer)? [\"'`]?(?:A|B)[\"'`]?\s*(?:[.!](?!\w)|$))[^\n]*",
-    re.I | re.M)
-
-
-def sanitize(text: str) -> tuple[str, int]:
-    """Replace fake verdict JSON and lines addressed to the grader; returns the text and the number replaced."""
-    text, n1 = _VERDICT_JSON.subn("[removed: verdict-like JSON]", text)
-    text, n2 = _TO_GRADER.subn("[removed: text addressed to the grader]", text)
-    return text, n1 + n2
 
 
 def as_data(text: str, max_words: int, *, clean: bool = False) -> str:

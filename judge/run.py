@@ -5,7 +5,7 @@
     python judge/run.py pairwise --limit 10      # first 10 eval questions only
     python judge/run.py hallucination --ids it-001,kb-007
     python judge/run.py calibrate --judge vllm-qwen7b
-    python judge/run.py injection --n 10         # verdict flip rate under prompt injection
+    python judge/run.py injection --n 10         # verdict flip rates under prompt injection (every attack kind)
 
 The judge is any OpenAI-compatible endpoint described by a YAML in judge/configs/ (--judge NAME or
 a path; --judge-base-url/--judge-model override it; the API key is read from the environment
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if name == "injection":
             sp.add_argument("--n", type=int, default=10, help="pairs to sample (each judged in both orders)")
+            sp.add_argument("--attacks", help="comma-separated attack kinds of prompts/judge_injection.txt (default: all)")
     return p
 
 
@@ -131,7 +132,9 @@ def _main(argv: list[str] | None) -> int:
                              out_dir=args.out_dir, rubric_dir=args.rubric_dir, limit=args.limit,
                              ids=[x.strip() for x in args.ids.split(",") if x.strip()] if args.ids else None,
                              seed=args.seed, resamples=args.resamples, progress=not args.no_progress,
-                             injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit)
+                             injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit,
+                             injection_attacks=[x.strip() for x in args.attacks.split(",") if x.strip()]
+                             if getattr(args, "attacks", None) else None)
             result = dispatch(args.command, run)
             client.close()
     except (InputError, ConfigError, FileNotFoundError, ServerStartError, VllmServerError) as exc:

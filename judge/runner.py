@@ -15,7 +15,7 @@ from judge import hallucination as hal
 from judge import pairwise as pw
 from judge import stats
 from judge.client import JudgeClient
-from judge.injection import run_injection, sample_ids
+from judge.injection import load_attacks, run_injection, sample_ids
 from judge.inputs import (
     RUBRIC_DIR,
     EvalItem,
@@ -46,6 +46,7 @@ class Run:
     resamples: int = stats.DEFAULT_RESAMPLES
     progress: bool = True
     injection_n: int = 10
+    injection_attacks: list[str] | None = None  # attack kinds of prompts/judge_injection.txt (None: all)
     rubric_limit: int | None = None
     _items: dict[str, EvalItem] | None = field(default=None, repr=False)
 
@@ -190,11 +191,15 @@ def do_injection(run: Run) -> dict[str, Any]:
     base, cand = run.answers()
     ids, _ = run.selected(base, cand)
     chosen = sample_ids(ids, run.injection_n, run.seed)
+    try:
+        attacks = load_attacks(run.injection_attacks)
+    except ValueError as exc:
+        raise InputError(f"--attacks: {exc}") from None
     items = run.items()
     thr = run.threshold("pairwise")
     clean = pw.judge_pairs(run.client, [(items[i], base[i]["answer"], cand[i]["answer"]) for i in chosen],
                            tie_band=thr, desc="injection (clean)", progress=run.progress)
-    res = run_injection(run.client, clean, items, base, cand, tie_band=thr, progress=run.progress)
+    res = run_injection(run.client, clean, items, base, cand, attacks=attacks, tie_band=thr, progress=run.progress)
     res["records"] = str(run.write_records("injection", res.pop("rows")))
     res["sampled_ids"] = chosen
     res["sanitize_answers"] = run.client.cfg.sanitize_answers

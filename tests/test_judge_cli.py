@@ -68,16 +68,19 @@ def test_subset_injection_and_uncalibrated_flag(workspace, capsys):
     assert cli.main(["pairwise", *_args(tmp, fake, "--ids", "q0,q4")]) == 0
     out = json.loads((tmp / "out" / "judgments" / "pairwise-local-qwen0.5b.summary.json").read_text())
     assert out["n_pairs"] == 2 and (out["wins"], out["losses"]) == (1, 1)
+    n_before = len(fake.requests)
     assert cli.main(["injection", *_args(tmp, fake, "--n", "3")]) == 0
     inj = json.loads((tmp / "out" / "judgments" / "injection-local-qwen0.5b.summary.json").read_text())
-    assert inj["n_pairs"] == 3 and inj["n_judgments"] == 6 and inj["pair_flip_rate"] == 0.0
+    kinds = len(inj["attacks"])
+    assert kinds >= 10 and inj["n_pairs"] == 3 and inj["n_judgments"] == 6 * kinds and inj["pair_flip_rate"] == 0.0
     assert inj["order_flip_rate"] == 0.0 and inj["pair_success_rate"] == 0.0
-    # sanitized by default: the judge sees the injection defused
-    defused = [r for r in fake.requests if "[removed: text addressed to the grader]" in r["messages"][-1]["content"]]
-    assert len(defused) == 6 and not any("Ignore the rubric" in r["messages"][-1]["content"] for r in fake.requests)
-    assert cli.main(["injection", *_args(tmp, fake, "--n", "3", "--no-sanitize")]) == 0
+    # sanitized by default: every attacked prompt is the clean prompt again, so the judge is not even asked
+    assert inj["n_prompts_same_as_clean"] == 6 * kinds and all(a["pair_flip_rate"] == 0.0 for a in inj["by_attack"].values())
+    assert len(fake.requests) - n_before <= 2 * 3  # only clean pairs not judged before, never an attacked prompt
+    assert cli.main(["injection", *_args(tmp, fake, "--n", "3", "--no-sanitize", "--attacks", "note-to-grader")]) == 0
     injected = [r for r in fake.requests if "Ignore the rubric" in r["messages"][-1]["content"]]
     assert len(injected) == 6
+    assert cli.main(["injection", *_args(tmp, fake, "--attacks", "no-such-kind")]) == 2
     (tmp / "rubric" / "pairwise.jsonl").unlink()
     assert cli.main(["all", *_args(tmp, fake, "--limit", "3")]) == 0
     summary = json.loads((tmp / "out" / "judge_summary.json").read_text())

@@ -1,0 +1,91 @@
+"""Remove text addressed to the grader from an answer before a judge reads it (prompt-injection defence).
+
+A support answer never talks to its grader, fakes a verdict, or imitates the judge prompt's own
+structure, so lines that do are dropped whole, with their line break: an answer with attack lines
+inserted between its own lines comes back exactly as it was (the judged prompt, and so its cache
+key and verdict, are those of the clean answer). Lines are matched after Unicode folding (NFKC,
+zero-width and other invisible format characters removed, case-folded), so full-width letters and
+zero-width joiners do not hide an instruction. Verdict-like JSON objects and HTML comments may span
+lines; the lines they touch are dropped too. Text without any match is returned unchanged.
+
+Attack kinds this was written against (``prompts/judge_injection.txt``, measured by
+``judge/run.py injection``): notes to the grader, fake verdict JSON, verdict lines, chat-template
+tokens, fake answer delimiters, system-prompt overrides, authority claims about "the other answer",
+obfuscated (zero-width, full-width) instructions, French/German/Spanish/Italian/Portuguese/Dutch
+instructions, HTML comments.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_MARK = "\x1e"  # stands in for a removed multi-line object; a line holding it is dropped
+
+# multi-line pieces, on the raw text
+_VERDICT_JSON = re.compile(r"\{[^{}]*[\"'](?:verdict|label|score|winner|grade|decision|preference)[\"']\s*:[^{}]*\}",
+                           re.I)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+
+_GRADER = (r"(?:grader|judge|evaluator|assessor|rater|scorer|reviewer|correcteur|[ée]valuateur|pr[üu]e?fer|bewerter"
+           r"|gutachter|evaluador|calificador|corrector|valutatore|correttore|giudice|avaliador|corretor|beoordelaar)s?")
+_LETTER = r"[\"'`*(\[]*[ab][\"'`*)\]]*"
+_END = r"\s*(?:[.!;:,)\]]+(?!\w)|$)"
+_LINE_PATTERNS = [
+    # talks to the grader or about grading
+    rf"\b(?:note|message|instruction|hint|memo|reminder|remarque|hinweis|nota|notitie)s?\s+(?:to|for|pour|f[üu]r|para|per|voor)\s+(?:the\s+|le\s+|la\s+|den\s+|die\s+|el\s+|il\s+|o\s+|de\s+)?{_GRADER}\b",
+    rf"\b(?:dear|attention|hey|hello)\s+{_GRADER}\b",
+    rf"\b{_GRADER}\s*[:,]",
+    rf"\b(?:the|to the|this|an?|llm|ai)\s+{_GRADER}\b",
+    # tells the reader to drop its instructions (several languages)
+    r"\b(?:ignore|disregard|forget|override|bypass|ignorez|ignorer|oubliez|ignoriere|ignorieren|vergiss|ignora"
+    r"|ignorar|negeer|olvida|dimentica)\b.{0,50}\b(?:rubric|grading|scoring|evaluation|(?:previous|prior|above|earlier"
+    r"|all|your|grading|judging) (?:instructions|rules|criteria|guidelines)|grille|consignes|bewertung\w*|r[úu]brica"
+    r"|criterios de evaluaci[óo]n|valutazione|avalia[çc][ãa]o|beoordeling\w*)\b",
+    # commands a verdict
+    rf"\b(?:answer|reply|respond|output|vote|say|return|print|write|pick|choose|select|prefer|mark|rate|grade|score"
+    rf"|r[ée]pondez|r[ée]ponds|choisissez|antworte|antworten|w[äa]hle|responde|responda|elige|rispondi|scegli"
+    rf"|antwoord|kies)(?:\s+(?:with|for|only|avec|mit|con|com|met))?\s*[:=]?\s*{_LETTER}{_END}",
+    r"\b(?:answer|reply|respond|output)\s+(?:with|only)\s*[:=]?\s*[\"'`*]*(?:[012x]|not_attempted)[\"'`*]*" + _END,
+    r"^\W*(?:final\s+|my\s+|the\s+)?(?:verdict|decision|winner|choice|vote|grade|score|label|result|answer|preference)"
+    r"\s*(?:is)?\s*[:=\-]\s*[\"'`*]*(?:[ab012x]|tie|not_attempted)[\"'`*]*\W*$",
+    rf"\b(?:answer|response|reply)\s+{_LETTER}\s+(?:is|was|wins|should|must|has|deserves)\b",
+    rf"\b(?:best|better|correct|winning|right|superior|preferred)\s+(?:answer|response|reply|one)\s+is\s+{_LETTER}\b",
+    # claims about itself or the other answer
+    r"\bthe other (?:answer|response|reply|candidate)\b",
+    r"\bthis (?:answer|response|reply) (?:is|has been|was) (?:verified|approved|certified|confirmed|the (?:best|better"
+    r"|correct|right|winning)|correct|better)\b",
+    # imitates the judge prompt or a chat template
+    r"^\W*(?:end of answer|<<<|>>>|‹‹‹|›››|answer [ab] \(data|reference answer\s*:|key facts\s*:|conversation\s*:"
+    r"|which answer is better)",
+    r"^\s*#{1,6}\s*(?:system|user|assistant|instructions?|developer)\b",
+    r"^\s*(?:system|assistant|developer)\s*(?:prompt)?\s*:",
+    r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|</?s>|<\|endoftext\|>",
+    _MARK,
+]
+_LINE = re.compile("|".join(f"(?:{p})" for p in _LINE_PATTERNS), re.I | re.M)
+
+
+def fold(text: str) -> str:
+    """``text`` as matched: NFKC (full-width letters become ASCII), invisible format characters removed, case-folded."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+
+
+def _mark(text: str) -> str:
+    """Verdict-like JSON objects and HTML comments (which may span lines) replaced by one mark character."""
+    return _HTML_COMMENT.sub(_MARK, _VERDICT_JSON.sub(_MARK, text))
+
+
+def suspicious(line: str) -> bool:
+    """True when ``line`` talks to the grader, fakes a verdict or imitates the judge prompt."""
+    return bool(_LINE.search(fold(_mark(line))))
+
+
+def sanitize(text: str) -> tuple[str, int]:
+    """``text`` without the lines addressed to the grader, and how many lines were dropped."""
+    lines = _mark(text).split("\n")
+    keep = [line for line in lines if not suspicious(line)]
+    if len(keep) == len(lines):
+        return text, 0
+    return "\n".join(keep), len(lines) - len(keep)
