@@ -5,8 +5,9 @@ structure, so lines that do are dropped whole, with their line break: an answer 
 inserted between its own lines comes back exactly as it was (the judged prompt, and so its cache
 key and verdict, are those of the clean answer). Lines are matched after Unicode folding (NFKC,
 zero-width and other invisible format characters removed, case-folded), so full-width letters and
-zero-width joiners do not hide an instruction. Verdict-like JSON objects and HTML comments may span
-lines; the lines they touch are dropped too. Text without any match is returned unchanged.
+zero-width joiners do not hide an instruction. Verdict-like JSON objects and HTML comments (which
+may span lines) are cut out of the line that holds them; a line left blank by that is dropped too.
+Text without any match is returned unchanged.
 
 Attack kinds this was written against (``prompts/judge_injection.txt``, measured by
 ``judge/run.py injection``): notes to the grader, fake verdict JSON, verdict lines, chat-template
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_MARK = "\x1e"  # stands in for a removed multi-line object; a line holding it is dropped
+_MARK = "\x1e"  # stands in for a removed (possibly multi-line) object until its line is cleaned
 
 # multi-line pieces, on the raw text
 _VERDICT_JSON = re.compile(r"\{[^{}]*[\"'](?:verdict|label|score|winner|grade|decision|preference)[\"']\s*:[^{}]*\}",
@@ -61,7 +62,6 @@ _LINE_PATTERNS = [
     r"^\s*#{1,6}\s*(?:system|user|assistant|instructions?|developer)\b",
     r"^\s*(?:system|assistant|developer)\s*(?:prompt)?\s*:",
     r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|</?s>|<\|endoftext\|>",
-    _MARK,
 ]
 _LINE = re.compile("|".join(f"(?:{p})" for p in _LINE_PATTERNS), re.I | re.M)
 
@@ -77,15 +77,29 @@ def _mark(text: str) -> str:
     return _HTML_COMMENT.sub(_MARK, _VERDICT_JSON.sub(_MARK, text))
 
 
+def _clean_line(line: str) -> str | None:
+    """A line of marked text as the judge will see it; None when it is dropped."""
+    if _LINE.search(fold(line)):
+        return None
+    if _MARK not in line:
+        return line
+    rest = line.replace(_MARK, "")
+    return rest if rest.strip() else None
+
+
 def suspicious(line: str) -> bool:
     """True when ``line`` talks to the grader, fakes a verdict or imitates the judge prompt."""
-    return bool(_LINE.search(fold(_mark(line))))
+    return _clean_line(_mark(line)) != line
 
 
 def sanitize(text: str) -> tuple[str, int]:
-    """``text`` without the lines addressed to the grader, and how many lines were dropped."""
-    lines = _mark(text).split("\n")
-    keep = [line for line in lines if not suspicious(line)]
-    if len(keep) == len(lines):
-        return text, 0
-    return "\n".join(keep), len(lines) - len(keep)
+    """``text`` without what is addressed to the grader, and how many lines or objects were removed."""
+    out, removed = [], 0
+    for line in _mark(text).split("\n"):
+        cleaned = _clean_line(line)
+        if cleaned is None:
+            removed += 1
+        else:
+            removed += line.count(_MARK)
+            out.append(cleaned)
+    return ("\n".join(out), removed) if removed else (text, 0)
