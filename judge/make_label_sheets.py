@@ -259,7 +259,8 @@ def cmd_finalize(args: argparse.Namespace) -> int:
     keys = load_answer_keys(args.out_dir)
     pair_keys = {r["row"]: r for r in read_jsonl(args.out_dir / "pairs_key.jsonl")} if (args.out_dir / "pairs_key.jsonl").is_file() else {}
     adj_dir = args.out_dir / "annotations" / "adjudication"
-    out_checks, out_h, out_p, pending = [], [], [], []
+    out_checks, out_h, out_p, pending, stale = [], [], [], [], []
+    shown = {r["row"]: r for path in sorted((args.out_dir / "sheets").glob("*.jsonl")) for r in read_jsonl(path)}
     for kind, key, fields in (("answers", keys, ("key_facts", "forbidden", "hallucination")), ("pairs", pair_keys, ("label",))):
         anns = load_annotations(args.out_dir, kind)
         adjudicated = {}
@@ -268,6 +269,11 @@ def cmd_finalize(args: argparse.Namespace) -> int:
                 validate(r, kind, f"{path}:{n}")
                 adjudicated[str(r["row"])] = r
         for row, k in sorted(key.items()):
+            it, seen = items[k["item_id"]], shown.get(row, {})
+            if list(seen.get("key_facts", {}).values()) != it["key_facts"] or \
+                    list(seen.get("forbidden_claims", {}).values()) != it["forbidden_claims"]:
+                stale.append(row)  # the eval item changed after it was labelled: the labels no longer fit it
+                continue
             got = [a[row] for a in anns.values() if row in a]
             final = _final(row, got, adjudicated, fields)
             if final is None:
@@ -292,7 +298,8 @@ def cmd_finalize(args: argparse.Namespace) -> int:
     write_jsonl(rubric / "hallucination_v2.jsonl", out_h)
     write_jsonl(rubric / "pairwise_v2.jsonl", out_p)
     print(f"wrote {len(out_checks)} checks, {len(out_h)} answer labels, {len(out_p)} pair labels to {rubric}/"
-          + (f" ({len(pending)} rows pending)" if pending else ""))
+          + (f" ({len(pending)} rows pending)" if pending else "")
+          + (f"; left out {len(stale)} row(s) whose eval item changed after labelling: {', '.join(stale)}" if stale else ""))
     return 0
 
 

@@ -127,7 +127,7 @@ def write_table() -> None:
         def pct(x: float | None) -> str:
             return "n/a" if x is None else f"{100 * x:.0f} %"
 
-        rank = "–" if r["method"] == "full" else f"{r['lora_r']}/{r['lora_alpha']}"
+        rank = f"{r['lora_r']}/{r['lora_alpha']}" if r["method"] == "lora" else "–"
         before = f"{r['dev_loss_before']:.3f}" if r.get("dev_loss_before") is not None else "?"
         after = f"{r['dev_loss_after']:.3f}" if r.get("dev_loss_after") is not None else "–"
         lines.append(f"| {r['recipe']} | {r['method']} | {r['learning_rate'] or '–'} | {rank} | {r['steps'] or '–'} ({r['conversations'] or '–'}) "

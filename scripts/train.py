@@ -8,8 +8,9 @@ runs exactly the documented commands
     python -m axolotl.cli.merge_lora <config> --lora_model_dir=<output_dir>   (with --merge; a config without
                                                                                `adapter` is full fine-tuning: no merge)
 after setting the environment: telemetry off (AXOLOTL_DO_NOT_TRACK=1, WANDB_MODE=disabled) always;
-on a machine without a GPU also CUDA_VISIBLE_DEVICES="" and HF_HUB_OFFLINE=1, and OMP_NUM_THREADS
-set to the number of cores (accelerate would set 1). Extra `--key=value` arguments after `--` are
+on a machine without a GPU also CUDA_VISIBLE_DEVICES="" and HF_HUB_OFFLINE=1, OMP_NUM_THREADS
+set to the number of cores (accelerate would set 1) and OMP_WAIT_POLICY=PASSIVE (see
+scripts/bench_omp_contention.py). Extra `--key=value` arguments after `--` are
 Axolotl config overrides, e.g. `-- --max_steps=5 --output_dir=outputs/smoke`.
 """
 
@@ -36,6 +37,9 @@ def build_env(threads: int | None) -> dict[str, str]:
     env = apply_safe_env(dict(os.environ))
     if not has_cuda():
         env.setdefault("OMP_NUM_THREADS", str(threads or len(os.sched_getaffinity(0))))
+        # OpenMP threads sleep at barriers instead of spinning: with the default (active) waiting, another
+        # process on one of the cores slowed training 5-16x (scripts/bench_omp_contention.py, README)
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     return env
 
