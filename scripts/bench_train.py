@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     apply_safe_env()
+    # the plain loop runs in this process: give it the OpenMP settings scripts/train.py gives Axolotl
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cfg = yaml.safe_load(CONFIG.read_text())
     rows = read_jsonl(DATA_DIR / "train.jsonl")[: args.rows]
     runs = []
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python scripts/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {k: cfg[k] for k in ("base_model", "lora_r", "lora_alpha", "sequence_len", "micro_batch_size",
                                          "gradient_accumulation_steps", "learning_rate", "sample_packing")}
-        | {"steps": args.steps, "rows": len(rows), "threads": threads},
+        | {"steps": args.steps, "rows": len(rows), "threads": threads, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+           "dataloader_num_workers": cfg.get("dataloader_num_workers")},
         "native_bf16": {"flags": flags, "note": ("bf16 runs use bf16 autocast" if flags else
                                                 "this CPU has no native bf16 (no avx512_bf16/amx_bf16): bf16 not run, fp32 kept")},
         "runs": runs,
