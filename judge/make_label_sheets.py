@@ -153,6 +153,18 @@ def load_answer_keys(out_dir: Path) -> dict[str, dict[str, Any]]:
     return {r["row"]: r for path in sorted(out_dir.glob("answers_key_*.jsonl")) for r in read_jsonl(path)}
 
 
+def stale_rows(out_dir: Path, items: dict[str, dict[str, Any]]) -> set[str]:
+    """Rows whose eval item's key facts or forbidden claims changed after the sheet was made (labels no longer fit)."""
+    out = set()
+    for path in sorted((out_dir / "sheets").glob("*.jsonl")):
+        for r in read_jsonl(path):
+            it = items.get(r["item_id"])
+            if it is None or list(r["key_facts"].values()) != it["key_facts"] \
+                    or list(r["forbidden_claims"].values()) != it["forbidden_claims"]:
+                out.add(r["row"])
+    return out
+
+
 def load_annotations(out_dir: Path, kind: str) -> dict[str, dict[str, dict[str, Any]]]:
     """annotator -> row id -> annotation, validated (file:line: field: problem on a bad row)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -202,8 +214,10 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"annotators": "AI (LLM helpers with separate contexts; each saw only judge/RUBRIC.md, "
                                             "data/kb/ and its sheet)"}
     disagreements: dict[str, list[str]] = {"answers": [], "pairs": []}
-    anns = load_annotations(args.out_dir, "answers")
-    pair_anns = load_annotations(args.out_dir, "pairs")
+    stale = stale_rows(args.out_dir, items)
+    anns = {a: {r: v for r, v in rows.items() if r not in stale} for a, rows in load_annotations(args.out_dir, "answers").items()}
+    pair_anns = {a: {r: v for r, v in rows.items() if r not in stale} for a, rows in load_annotations(args.out_dir, "pairs").items()}
+    result["left_out_stale_rows"] = sorted(stale)
     for kind, data in (("answers", anns), ("pairs", pair_anns)):
         rows_by_ann = {a: set(r) for a, r in data.items()}
         both = defaultdict(list)
@@ -236,6 +250,15 @@ def cmd_agreement(args: argparse.Namespace) -> int:
             result["pairwise"] = {"n": len(p1), "kappa": cohen_kappa(p1, p2, PAIR_LABELS),
                                   "agreement": sum(x == y for x, y in zip(p1, p2, strict=True)) / max(1, len(p1))}
     result["disagreements"] = disagreements
+    # the controls are easy (most are the reference itself); agreement on the model answers alone
+    m_rows = [r for r, a in ((r, [x for x in anns if r in anns[x]]) for r in key) if r.startswith("m") and len(a) >= 2]
+    if m_rows:
+        a1 = [sorted(a for a in anns if r in anns[a])[:2] for r in m_rows]
+        h1 = [str(anns[a[0]][r]["hallucination"]) for r, a in zip(m_rows, a1, strict=True)]
+        h2 = [str(anns[a[1]][r]["hallucination"]) for r, a in zip(m_rows, a1, strict=True)]
+        result["hallucination_model_answers_only"] = {"n": len(h1), "kappa": cohen_kappa(h1, h2, HALLU_LABELS),
+                                                      "agreement": sum(x == y for x, y in zip(h1, h2, strict=True)) / len(h1)}
+    write_adjudication_sheets(args.out_dir, disagreements, anns, pair_anns, items, key)
     (args.out_dir / "agreement.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}, indent=2))
     print(f"disagreements: {len(disagreements['answers'])} answers, {len(disagreements['pairs'])} pairs "
@@ -259,8 +282,9 @@ def cmd_finalize(args: argparse.Namespace) -> int:
     keys = load_answer_keys(args.out_dir)
     pair_keys = {r["row"]: r for r in read_jsonl(args.out_dir / "pairs_key.jsonl")} if (args.out_dir / "pairs_key.jsonl").is_file() else {}
     adj_dir = args.out_dir / "annotations" / "adjudication"
-    out_checks, out_h, out_p, pending, stale = [], [], [], [], []
-    shown = {r["row"]: r for path in sorted((args.out_dir / "sheets").glob("*.jsonl")) for r in read_jsonl(path)}
+    out_checks, out_h, out_p, pending = [], [], [], []
+    stale_set = stale_rows(args.out_dir, items)
+    stale: list[str] = []
     for kind, key, fields in (("answers", keys, ("key_facts", "forbidden", "hallucination")), ("pairs", pair_keys, ("label",))):
         anns = load_annotations(args.out_dir, kind)
         adjudicated = {}
@@ -269,9 +293,7 @@ def cmd_finalize(args: argparse.Namespace) -> int:
                 validate(r, kind, f"{path}:{n}")
                 adjudicated[str(r["row"])] = r
         for row, k in sorted(key.items()):
-            it, seen = items[k["item_id"]], shown.get(row, {})
-            if list(seen.get("key_facts", {}).values()) != it["key_facts"] or \
-                    list(seen.get("forbidden_claims", {}).values()) != it["forbidden_claims"]:
+            if row in stale_set:
                 stale.append(row)  # the eval item changed after it was labelled: the labels no longer fit it
                 continue
             got = [a[row] for a in anns.values() if row in a]
@@ -301,6 +323,19 @@ def cmd_finalize(args: argparse.Namespace) -> int:
           + (f" ({len(pending)} rows pending)" if pending else "")
           + (f"; left out {len(stale)} row(s) whose eval item changed after labelling: {', '.join(stale)}" if stale else ""))
     return 0
+
+
+def write_adjudication_sheets(out_dir: Path, disagreements: dict[str, list[str]], anns: dict, pair_anns: dict,
+                              items: dict[str, dict], key: dict[str, dict]) -> None:
+    """sheets/adjudicate_{answers,pairs}.jsonl: each disagreement with both annotations, for a third annotator."""
+    shown = {r["row"]: r for path in sorted((out_dir / "sheets").glob("*.jsonl")) for r in read_jsonl(path)
+             if not path.name.startswith("adjudicate")}
+    for kind, data in (("answers", anns), ("pairs", pair_anns)):
+        rows = []
+        for row in disagreements[kind]:
+            both = [{k: v for k, v in data[a][row].items() if k != "row"} for a in sorted(data) if row in data[a]][:2]
+            rows.append(shown[row] | {"annotation_1": both[0], "annotation_2": both[1]})
+        write_jsonl(out_dir / "sheets" / f"adjudicate_{kind}.jsonl", rows)
 
 
 def main(argv: list[str] | None = None) -> int:
