@@ -334,7 +334,7 @@ def write_adjudication_sheets(out_dir: Path, disagreements: dict[str, list[str]]
         rows = []
         for row in disagreements[kind]:
             both = [{k: v for k, v in data[a][row].items() if k != "row"} for a in sorted(data) if row in data[a]][:2]
-            rows.append(shown[row] | {"annotation_1": both[0], "annotation_2": both[1]})
+            rows.append(shown.get(row, {"row": row}) | {"annotation_1": both[0], "annotation_2": both[1]})
         write_jsonl(out_dir / "sheets" / f"adjudicate_{kind}.jsonl", rows)
 
 
