@@ -28,6 +28,7 @@ import json
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,57 +209,52 @@ def check_labels(ann: dict[str, Any], key_row: dict[str, Any], items: dict[str, 
     return [(f"fact:{i}", v) for i, v in enumerate(facts, 1)] + [(f"forbidden:{i}", v) for i, v in enumerate(claims, 1)]
 
 
+def doubly_annotated(data: dict[str, dict[str, dict[str, Any]]]) -> dict[str, tuple[dict, dict]]:
+    """row id -> its first two annotations (annotators in folder order), for rows labelled at least twice."""
+    by_row: dict[str, list[dict]] = defaultdict(list)
+    for rows in data.values():
+        for r, ann in rows.items():
+            by_row[r].append(ann)
+    return {r: (a[0], a[1]) for r, a in sorted(by_row.items()) if len(a) >= 2}
+
+
+def agreement(xs: list, ys: list, labels: Sequence) -> dict[str, Any]:
+    """n, Cohen's kappa and raw agreement of two label lists."""
+    return {"n": len(xs), "kappa": cohen_kappa(xs, ys, labels),
+            "agreement": sum(x == y for x, y in zip(xs, ys, strict=True)) / max(1, len(xs))}
+
+
 def cmd_agreement(args: argparse.Namespace) -> int:
     items = eval_items()
     key = load_answer_keys(args.out_dir)
     result: dict[str, Any] = {"annotators": "AI (LLM helpers with separate contexts; each saw only judge/RUBRIC.md, "
                                             "data/kb/ and its sheet)"}
-    disagreements: dict[str, list[str]] = {"answers": [], "pairs": []}
     stale = stale_rows(args.out_dir, items)
     anns = {a: {r: v for r, v in rows.items() if r not in stale} for a, rows in load_annotations(args.out_dir, "answers").items()}
     pair_anns = {a: {r: v for r, v in rows.items() if r not in stale} for a, rows in load_annotations(args.out_dir, "pairs").items()}
     result["left_out_stale_rows"] = sorted(stale)
-    for kind, data in (("answers", anns), ("pairs", pair_anns)):
-        rows_by_ann = {a: set(r) for a, r in data.items()}
-        both = defaultdict(list)
-        for a, rows in rows_by_ann.items():
-            for r in rows:
-                both[r].append(a)
-        doubly = {r: a[:2] for r, a in both.items() if len(a) >= 2}
-        if kind == "answers":
-            h1 = [str(data[a[0]][r]["hallucination"]) for r, a in sorted(doubly.items())]
-            h2 = [str(data[a[1]][r]["hallucination"]) for r, a in sorted(doubly.items())]
-            c1, c2 = [], []
-            for r, a in sorted(doubly.items()):
-                c1 += [v for _, v in check_labels(data[a[0]][r], key[r], items)]
-                c2 += [v for _, v in check_labels(data[a[1]][r], key[r], items)]
-                if (str(data[a[0]][r]["hallucination"]) != str(data[a[1]][r]["hallucination"])
-                        or data[a[0]][r]["key_facts"] != data[a[1]][r]["key_facts"]
-                        or data[a[0]][r]["forbidden"] != data[a[1]][r]["forbidden"]):
-                    disagreements["answers"].append(r)
-            bin1 = [x in ("1", "2") for x in h1]
-            bin2 = [x in ("1", "2") for x in h2]
-            result["hallucination"] = {"n": len(h1), "kappa": cohen_kappa(h1, h2, HALLU_LABELS),
-                                       "binary_kappa": cohen_kappa(bin1, bin2, [False, True]),
-                                       "agreement": sum(x == y for x, y in zip(h1, h2, strict=True)) / max(1, len(h1))}
-            result["checks"] = {"n": len(c1), "kappa": cohen_kappa(c1, c2, FACT_LABELS + CLAIM_LABELS),
-                                "agreement": sum(x == y for x, y in zip(c1, c2, strict=True)) / max(1, len(c1))}
-        else:
-            p1 = [data[a[0]][r]["label"] for r, a in sorted(doubly.items())]
-            p2 = [data[a[1]][r]["label"] for r, a in sorted(doubly.items())]
-            disagreements["pairs"] = [r for (r, a), x, y in zip(sorted(doubly.items()), p1, p2, strict=True) if x != y]
-            result["pairwise"] = {"n": len(p1), "kappa": cohen_kappa(p1, p2, PAIR_LABELS),
-                                  "agreement": sum(x == y for x, y in zip(p1, p2, strict=True)) / max(1, len(p1))}
+    answers, pairs = doubly_annotated(anns), doubly_annotated(pair_anns)
+    h1 = [str(x["hallucination"]) for x, _ in answers.values()]
+    h2 = [str(y["hallucination"]) for _, y in answers.values()]
+    c1 = [v for r, (x, _) in answers.items() for _, v in check_labels(x, key[r], items)]
+    c2 = [v for r, (_, y) in answers.items() for _, v in check_labels(y, key[r], items)]
+    result["hallucination"] = agreement(h1, h2, HALLU_LABELS)
+    result["hallucination"]["binary_kappa"] = cohen_kappa([x in ("1", "2") for x in h1], [y in ("1", "2") for y in h2],
+                                                          [False, True])
+    result["checks"] = agreement(c1, c2, FACT_LABELS + CLAIM_LABELS)
+    p1, p2 = [x["label"] for x, _ in pairs.values()], [y["label"] for _, y in pairs.values()]
+    result["pairwise"] = agreement(p1, p2, PAIR_LABELS)
+    fields = ("hallucination", "key_facts", "forbidden")
+    disagreements = {"answers": [r for r, (x, y) in answers.items() if any(str(x[f]) != str(y[f]) for f in fields)],
+                     "pairs": [r for r, (x, y) in pairs.items() if x["label"] != y["label"]]}
     result["disagreements"] = disagreements
     # the controls are easy (most are the reference itself); agreement on the model answers alone
-    m_rows = [r for r, a in ((r, [x for x in anns if r in anns[x]]) for r in key) if r.startswith("m") and len(a) >= 2]
-    if m_rows:
-        a1 = [sorted(a for a in anns if r in anns[a])[:2] for r in m_rows]
-        h1 = [str(anns[a[0]][r]["hallucination"]) for r, a in zip(m_rows, a1, strict=True)]
-        h2 = [str(anns[a[1]][r]["hallucination"]) for r, a in zip(m_rows, a1, strict=True)]
-        result["hallucination_model_answers_only"] = {"n": len(h1), "kappa": cohen_kappa(h1, h2, HALLU_LABELS),
-                                                      "agreement": sum(x == y for x, y in zip(h1, h2, strict=True)) / len(h1)}
-    write_adjudication_sheets(args.out_dir, disagreements, anns, pair_anns, items, key)
+    model_rows = [r for r in answers if r.startswith("m")]
+    if model_rows:
+        result["hallucination_model_answers_only"] = agreement([str(answers[r][0]["hallucination"]) for r in model_rows],
+                                                               [str(answers[r][1]["hallucination"]) for r in model_rows],
+                                                               HALLU_LABELS)
+    write_adjudication_sheets(args.out_dir, disagreements, anns, pair_anns)
     (args.out_dir / "agreement.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}, indent=2))
     print(f"disagreements: {len(disagreements['answers'])} answers, {len(disagreements['pairs'])} pairs "
@@ -325,16 +321,16 @@ def cmd_finalize(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_adjudication_sheets(out_dir: Path, disagreements: dict[str, list[str]], anns: dict, pair_anns: dict,
-                              items: dict[str, dict], key: dict[str, dict]) -> None:
+def write_adjudication_sheets(out_dir: Path, disagreements: dict[str, list[str]], anns: dict, pair_anns: dict) -> None:
     """sheets/adjudicate_{answers,pairs}.jsonl: each disagreement with both annotations, for a third annotator."""
     shown = {r["row"]: r for path in sorted((out_dir / "sheets").glob("*.jsonl")) for r in read_jsonl(path)
              if not path.name.startswith("adjudicate")}
     for kind, data in (("answers", anns), ("pairs", pair_anns)):
+        both = doubly_annotated(data)
         rows = []
         for row in disagreements[kind]:
-            both = [{k: v for k, v in data[a][row].items() if k != "row"} for a in sorted(data) if row in data[a]][:2]
-            rows.append(shown.get(row, {"row": row}) | {"annotation_1": both[0], "annotation_2": both[1]})
+            first, second = ({k: v for k, v in a.items() if k != "row"} for a in both[row])
+            rows.append(shown.get(row, {"row": row}) | {"annotation_1": first, "annotation_2": second})
         write_jsonl(out_dir / "sheets" / f"adjudicate_{kind}.jsonl", rows)
 
 
