@@ -105,10 +105,15 @@ def answer_many(model_dir: Path, name: str, jobs: list[tuple[Path, Path, list[st
 
 
 def behaviour_row(items: Path, answers: Path) -> dict[str, Any]:
+    """Dev behaviour of one answer file (point estimates), plus how often it asks where the reference does not."""
     rows = read_jsonl(items)
-    s = summarize(rows, {"m": load_answers(answers)}, n_resamples=200)["models"]["m"]
+    res = summarize(rows, {"m": load_answers(answers)}, n_resamples=200)
+    s = res["models"]["m"]
+    # clarify_rate counts an item only where the reference asks; the others give the false-question rate
+    unasked = [r["m"]["question_rate"] for r in res["rows"] if r["m"]["clarify_rate"] is None]
     return {k: s[k]["estimate"] for k in ("loop_rate", "max_tokens_rate", "escalation_rate_unanswerable",
-                                          "clarify_rate", "question_rate")} | {"n_dev": len(rows)}
+                                          "clarify_rate", "question_rate")} | {
+        "n_dev": len(rows), "false_question_rate": sum(unasked) / len(unasked) if unasked else None}
 
 
 def write_table() -> None:
@@ -144,13 +149,6 @@ def write_table() -> None:
     print(f"wrote {TABLE_MD}")
 
 
-def false_question_rate(items: Path, answers: Path) -> float:
-    refs = {r["id"]: r for r in read_jsonl(items)}
-    ans = load_answers(answers)
-    rows = [bh.asks_question(ans[i]["answer"]) for i, r in refs.items() if not bh.asks_question(r["reference_answer"])]
-    return sum(rows) / len(rows)
-
-
 def append_final(name: str, run_dir: str, dev_answers: str) -> None:
     """One table row for a run trained by the pipeline (the chosen recipe at full length)."""
     m = json.loads((Path(run_dir) / "run_manifest.json").read_text())
@@ -159,7 +157,7 @@ def append_final(name: str, run_dir: str, dev_answers: str) -> None:
     items = [r for r in read_jsonl(dev_first_turn(WORK / "dev_first_turn.jsonl")) if r["id"] in answered]
     subset = WORK / f"dev_final_{name}.jsonl"
     write_jsonl(subset, items)
-    b = behaviour_row(subset, Path(dev_answers)) | {"false_question_rate": false_question_rate(subset, Path(dev_answers))}
+    b = behaviour_row(subset, Path(dev_answers))
     evals = m.get("eval_loss_curve") or []
     full = not cfg.get("adapter")
     append_jsonl(TABLE_JSONL, {
@@ -202,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         out = WORK / "answers-base.jsonl"
         answer(DEFAULT_BASE_MODEL_DIR, "base", items, out)
-        b = behaviour_row(items, out) | {"false_question_rate": false_question_rate(items, out)}
+        b = behaviour_row(items, out)
         append_jsonl(TABLE_JSONL, {"recipe": "base", "method": "none", "learning_rate": None, "steps": None, "conversations": None,
                                    "epochs": None, "train_loss_last": None, "dev_loss_before": None, "dev_loss_after": None,
                                    "dev_behaviour": b, "minutes": None, "tokens_per_s": None, "cpu": hw["cpu_model"],
@@ -215,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         out = WORK / f"answers-{name}.jsonl"
         out.unlink(missing_ok=True)
         answer(model_dir, name, items, out)
-        b = behaviour_row(items, out) | {"false_question_rate": false_question_rate(items, out)}
+        b = behaviour_row(items, out)
         evals = m.get("eval_loss_curve") or []
         full = recipe.get("full", False)
         mbs, ga = base_cfg["micro_batch_size"], base_cfg["gradient_accumulation_steps"]
