@@ -28,7 +28,7 @@ from supportbot.jsonl import iter_jsonl  # noqa: E402
 from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.stats import bootstrap_ci, paired_bootstrap_diff  # noqa: E402
 
-# metric -> (which items count, what is measured on each); None rows are not part of the mean
+# per-item metrics (item_values gives None where an item does not count for one; it is left out of that mean)
 METRICS = ("loop_rate", "max_tokens_rate", "escalation_rate_unanswerable", "clarify_rate", "question_rate",
            "key_fact_recall_product", "key_fact_recall_it")
 

@@ -139,9 +139,10 @@ def measure(answer: str, *, finish_reason: str | None = None, key_facts: list[st
     """Run every detector on one answer."""
     facts = key_facts or []
     share = unique_ngram_share(answer)
+    dec, esc = declines(answer), offers_escalation(answer)
     return Behaviour(
         unique_6gram_share=round(share, 4), loops=share < LOOP_THRESHOLD, hit_max_tokens=finish_reason == "length",
-        declines=declines(answer), offers_escalation=offers_escalation(answer), escalates=escalates(answer),
+        declines=dec, offers_escalation=esc, escalates=dec or esc,
         asks_question=asks_question(answer), key_facts_stated=sum(fact_stated(f, answer) for f in facts),
         key_facts_total=len(facts),
     )
