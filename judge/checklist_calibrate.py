@@ -137,10 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                 if pid in g.p:
                     probes[kind][0].append(c["label"] == kind)
                     probes[kind][1].append(g.p[pid])
-        elif c["check"] in g.p or c["check"].startswith("forbidden:"):
-            if c["check"] in g.p:
-                probes["asserted"][0].append(c["label"] == "asserted")
-                probes["asserted"][1].append(g.p[c["check"]])
+        elif c["check"] in g.p:  # forbidden:<i>
+            probes["asserted"][0].append(c["label"] == "asserted")
+            probes["asserted"][1].append(g.p[c["check"]])
     pooled_t = [t for v in probes.values() for t in v[0]]
     pooled_s = [s for v in probes.values() for s in v[1]]
     check_level = {"auc": auc(pooled_t, pooled_s), "n": len(pooled_t),
