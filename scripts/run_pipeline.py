@@ -108,12 +108,12 @@ def set_aside_stale(out: Path, fingerprint: str, decoding: Decoding) -> None:
         out.replace(stale)
 
 
-def all_answered(out: Path, name: str, fingerprint: str, limit: int | None) -> bool:
-    """True when ``out`` already answers every eval item (up to ``limit``) with these weights and eval/generate.py's
-    default decoding, so serving the model would only cost a server start."""
+def all_answered(out: Path, name: str, fingerprint: str, limit: int | None, decoding: Decoding) -> bool:
+    """True when ``out`` already answers every eval item (up to ``limit``) with these weights and this decoding
+    (eval/decoding.yaml), so serving the model would only cost a server start."""
     items = load_eval(DATA_DIR / "eval.jsonl")[:limit]
     try:
-        return not pending_items(items, out, model=name, fingerprint=fingerprint, decoding=eval_decoding())
+        return not pending_items(items, out, model=name, fingerprint=fingerprint, decoding=decoding)
     except OutputMismatchError:  # other settings: eval/generate.py says so, with the file and line
         return False
 
@@ -121,12 +121,12 @@ def all_answered(out: Path, name: str, fingerprint: str, limit: int | None) -> b
 def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> None:
     """Serve each model in turn and answer the eval questions (eval/generate.py, resumable)."""
     answers_dir.mkdir(parents=True, exist_ok=True)
+    decoding = eval_decoding()
     for name, model_dir in models.items():
         out = answers_dir / f"{name}.jsonl"
         fingerprint = weights_fingerprint(model_dir)
-        decoding = eval_decoding()
         set_aside_stale(out, fingerprint, decoding)
-        if all_answered(out, name, fingerprint, limit):
+        if all_answered(out, name, fingerprint, limit, decoding):
             print(f"  {out}: every answer is there, made by these weights ({fingerprint}); {name} is not served", flush=True)
             continue
         # CPU: --enforce-eager (start-up ~30 s instead of ~90 s, decode ~10 % slower) and 48 requests in flight;
