@@ -85,8 +85,8 @@ def run_plain(rows: list[dict], cfg: dict, steps: int, threads: int, seed: int, 
     mbs, ga = cfg["micro_batch_size"], cfg["gradient_accumulation_steps"]
     need = steps * mbs * ga
     stream = (encoded * (need // len(encoded) + 1))[:need]
-    def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+    def amp():  # bf16 autocast around the forward pass, as the Trainer does
+        return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 
     tokens, started, marks = 0, time.perf_counter(), []
     for step in range(steps):
@@ -99,7 +99,7 @@ def run_plain(rows: list[dict], cfg: dict, steps: int, threads: int, seed: int, 
                 ids[i, : len(x)] = torch.tensor(x)
                 mask[i, : len(x)] = 1
             labels = ids.masked_fill(mask == 0, -100)
-            with autocast() if precision == "bf16" else contextlib.nullcontext():
+            with amp():
                 loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss / ga
             loss.backward()
             tokens += int(mask.sum())
