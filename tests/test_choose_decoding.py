@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-choose_decoding = pytest.importorskip("scripts.choose_decoding")
+from scripts import choose_decoding
 
 
 def row(loop: float, max_tokens: float, recall: float) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from supportbot.training import cpu_precision as mod
 from supportbot.training.manifest import cpu_bf16_flags
 
 AMD_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse avx avx2 fma\n"
@@ -19,7 +20,7 @@ def test_cpuinfo_flags() -> None:
 
 
 def test_choose_precision() -> None:
-    choose = pytest.importorskip("supportbot.training.cpu_precision").choose_precision
+    choose = mod.choose_precision
     assert choose("auto", cuda=False, flags=[]) == "fp32"
     assert choose("auto", cuda=False, flags=["amx_bf16"]) == "bf16"
     assert choose(False, cuda=False, flags=["amx_bf16"]) == "fp32"
@@ -30,7 +31,6 @@ def test_choose_precision() -> None:
 
 
 def test_plugin_training_args(monkeypatch: pytest.MonkeyPatch) -> None:
-    mod = pytest.importorskip("supportbot.training.cpu_precision")
     monkeypatch.setattr(mod, "_cuda", lambda: False)
     monkeypatch.setattr(mod, "cpu_bf16_flags", lambda: ["avx512_bf16"])
     plugin = mod.CpuPrecisionPlugin()
