@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from eval.report_calibration import calibration_section, calibration_table, judges_section, judges_table
+
 
 def _pct(ci: dict[str, Any] | None) -> str:
     """'41.0 % [32.0, 50.0]' from a bootstrap dict (estimate, ci_low, ci_high)."""
@@ -24,21 +26,25 @@ def pairwise_section(js: dict[str, Any]) -> dict[str, Any]:
     keep = ("baseline", "candidate", "n_pairs", "n_scored", "n_unparseable", "n_failed", "wins", "ties", "losses",
             "win_rate", "lc_win_rate", "position_consistency", "first_position_rate", "avg_length")
     p = js["pairwise"]
-    return {"judge": js["judge"], "verdict_mode": js.get("verdict_mode"), "status": js.get("status"),
-            **{k: p.get(k) for k in keep}}
+    return {"judge": js["judge"], "verdict_mode": js.get("verdict_mode"), "judge_mode": js.get("judge_mode", "holistic"),
+            "status": js.get("status"), **{k: p.get(k) for k in keep}, "tie_margin": p.get("tie_margin")}
 
 
 def pairwise_table(p: dict[str, Any]) -> str:
     lengths = p.get("avg_length") or {}
     words = ", ".join(f"{m} {_num((v or {}).get('words'), '.0f')}" for m, v in lengths.items())
+    checklist = p.get("judge_mode") == "checklist"
+    how = (f"checklist: each answer graded alone, tie margin {_num(p.get('tie_margin'))}" if checklist
+           else f"{p['verdict_mode']} verdicts")
     rows = [
-        ("Judge", f"{p['judge']} ({p['verdict_mode']} verdicts, {p['status']})"),
-        ("Pairs judged (both orders) / scored", f"{p['n_pairs']} / {p['n_scored']}"
+        ("Judge", f"{p['judge']} ({how}, {p['status']})"),
+        ("Pairs judged / scored" if checklist else "Pairs judged (both orders) / scored", f"{p['n_pairs']} / {p['n_scored']}"
          + (f" ({p['n_unparseable']} unparseable, {p['n_failed']} failed)" if p['n_unparseable'] or p['n_failed'] else "")),
         (f"{p['candidate']} wins / ties / losses", f"{p['wins']} / {p['ties']} / {p['losses']}"),
         ("Win rate of tuned, (W + T/2)/N [95 % CI]", _pct(p["win_rate"])),
         ("Length-controlled win rate [95 % CI]", _pct(p.get("lc_win_rate"))),
-        ("Position consistency (same verdict in both orders)", _num(p.get("position_consistency"), ".1%")),
+        ("Position consistency (same verdict in both orders)",
+         "not applicable (no A/B order)" if checklist else _num(p.get("position_consistency"), ".1%")),
         ("Average answer length (words)", words or "n/a"),
     ]
     return "| Pairwise | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
@@ -71,33 +77,6 @@ def hallucination_table(h: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"Judge: {h['judge']} ({h['status']}). Corrected rates use the judge's sensitivity and specificity "
                  "measured on the manual rubric set.")
-    return "\n".join(lines)
-
-
-def calibration_section(c: dict[str, Any]) -> dict[str, Any]:
-    h, p = c.get("hallucination") or {}, c.get("pairwise") or {}
-    hb = h.get("binary") or {}
-    return {"judge": c.get("judge"), "verdict_mode": c.get("verdict_mode"), "calibrated": c.get("calibrated"),
-            "kappa_min": c.get("kappa_min"),
-            "hallucination": {k: hb.get(k) for k in ("n", "accuracy", "kappa", "macro_f1", "sensitivity", "specificity")}
-            | {"four_class_kappa": (h.get("four_class") or {}).get("kappa"), "threshold": h.get("threshold")},
-            "pairwise": {k: p.get(k) for k in ("n_scored", "accuracy", "kappa", "macro_f1", "position_consistency",
-                                               "first_position_rate")} | {"decisive_only": p.get("decisive_only")}}
-
-
-def calibration_table(c: dict[str, Any]) -> str:
-    h, p = c["hallucination"], c["pairwise"]
-    dec = p.get("decisive_only") or {}
-    lines = ["| Task | n | Accuracy | Cohen's κ | Macro-F1 | Other |", "|---|---|---|---|---|---|",
-             f"| Hallucination (yes/no) | {h.get('n')} | {_num(h.get('accuracy'), '.1%')} | {_num(h.get('kappa'))} | "
-             f"{_num(h.get('macro_f1'))} | sensitivity {_num(h.get('sensitivity'), '.1%')}, specificity "
-             f"{_num(h.get('specificity'), '.1%')} |",
-             f"| Pairwise (A/B/tie) | {p.get('n_scored')} | {_num(p.get('accuracy'), '.1%')} | {_num(p.get('kappa'))} | "
-             f"{_num(p.get('macro_f1'))} | decisive-only accuracy {_num(dec.get('accuracy'), '.1%')} (n={dec.get('n')}); "
-             f"position consistency {_num(p.get('position_consistency'), '.1%')} |"]
-    cal = c.get("calibrated") or {}
-    flag = "calibrated" if cal and all(cal.values()) else f"**uncalibrated** (κ below {c.get('kappa_min')})"
-    lines += ["", f"Judge {c.get('judge')} ({c.get('verdict_mode')} verdicts): {flag}."]
     return "\n".join(lines)
 
 
@@ -238,6 +217,7 @@ JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
     "pairwise": ("judge_summary.json", pairwise_section),
     "hallucination": ("judge_summary.json", hallucination_section),
     "calibration": ("calibration.json", calibration_section),
+    "judges": ("judge_comparison.json", judges_section),
     "reference_check": ("reference_check.json", reference_section),
     "judge_usage": ("judge_summary.json", lambda js: js.get("judge_usage")),
     "throughput": ("bench_generate.json", throughput_section),
@@ -248,7 +228,7 @@ JUDGE_SECTIONS: dict[str, tuple[str, Any]] = {
     "fresh_clone": ("fresh_clone_check.json", fresh_clone_section),
 }
 JUDGE_TABLES: dict[str, Any] = {"pairwise": pairwise_table, "hallucination": hallucination_table,
-                                "calibration": calibration_table, "reference_check": reference_table,
+                                "calibration": calibration_table, "judges": judges_table, "reference_check": reference_table,
                                 "throughput": throughput_table, "serve_memory": serve_memory_table,
                                 "train_bench": train_bench_table, "vllm_bind": vllm_bind_table,
                                 "generate_modes": generate_modes_table, "fresh_clone": fresh_clone_table}

@@ -8,13 +8,15 @@ questions are in ``prompts/judge_check_questions.yaml``.
 Checklist of an eval item:
 - each key fact: ``stated`` and ``contradicted``;
 - each forbidden claim: ``asserted``;
-- unanswerable items (``answerable: false``): ``declines`` (says it lacks the information and offers a
-  human, inventing nothing);
+- every item: ``declines`` (says it lacks the information and offers a human, inventing nothing): on
+  unanswerable items that is the right answer, on answerable ones it marks the answer as not attempted;
 - items with neither key facts nor forbidden claims: the generic support checklist.
 
 Per answer (:class:`AnswerGrade`): ``coverage`` (mean p(stated) over key facts; for the generic
-checklist the mean of the good outcomes), ``risk`` (the largest p among contradicted / asserted /
-not-declining-when-unanswerable, and which check it was), and ``score = coverage - risk``. The
+checklist the mean of the good outcomes), ``risk`` (the largest of: p(contradicted), p(asserted),
+on unanswerable items 1 - p(declines), and on answerable ones ``unsupported`` = (1 - p(declines)) x
+(1 - coverage), an attempted answer that states none of the item's facts; with the check that
+fired), and ``score = coverage - risk``. The
 hallucination verdict is ``risk > threshold``; the pairwise verdict of two answers to one item is
 the sign of their score difference beyond a tie margin. Threshold and margin are chosen by
 cross-validation on the labels (judge/checklist_calibrate.py), never on the rows they are scored on.
@@ -79,8 +81,8 @@ def checklist(item: EvalItem) -> list[Check]:
         checks.append(Check(f"fact:{i}:contradicted", "contradicted", q["contradicted"].format(text=fact), False))
     for i, claim in enumerate(item.forbidden_claims, 1):
         checks.append(Check(f"forbidden:{i}", "asserted", q["asserted"].format(text=claim), False))
-    if not item.answerable:
-        checks.append(Check("declines", "declines", q["declines"], True))
+    if item.key_facts or item.forbidden_claims or not item.answerable:
+        checks.append(Check("declines", "declines", q["declines"], not item.answerable))
     if not item.key_facts and not item.forbidden_claims:
         question = item.messages[-1].content
         for g in q["generic"]:
@@ -115,8 +117,10 @@ def aggregate(item: EvalItem, p: dict[str, float], checks: list[Check]) -> tuple
     generic_good = [p[c.id] if c.good_if_yes else 1 - p[c.id] for c in checks if c.kind == "generic" and c.id in p]
     coverage = sum(stated) / len(stated) if stated else (sum(generic_good) / len(generic_good) if generic_good else 0.0)
     risks: dict[str, float] = {c.id: p[c.id] for c in checks if c.kind in ("contradicted", "asserted") and c.id in p}
-    if "declines" in p:
+    if "declines" in p and not item.answerable:
         risks["declines"] = 1 - p["declines"]
+    elif stated:  # an attempted answer that states none of the item's facts invents what it says instead
+        risks["unsupported"] = (1 - p.get("declines", 0.0)) * (1 - coverage)
     risks.update({c.id: p[c.id] for c in checks if c.kind == "generic" and not c.good_if_yes and c.id in p})
     if not risks:
         return coverage, 0.0, None

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Calibrate the checklist judge on label set v2 with cross-validated thresholds (out-of-fold agreement only).
 
-    python judge/checklist_calibrate.py --judge local-qwen0.5b-checklist          # -> results/judgments/checklist-calibration-<judge>.json
+    python judge/checklist_calibrate.py --judge local-qwen1.5b-checklist              # test split -> results/judgments/checklist-calibration-<judge>-test.json
+    python judge/checklist_calibrate.py --judge local-qwen1.5b-checklist --split dev  # where prompts are tuned
     python judge/checklist_calibrate.py --judge local-qwen0.5b-checklist --limit 20
 
 Grades every labelled answer of ``judge/rubric/hallucination_v2.jsonl`` and both answers of every
@@ -23,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 if sys.path and Path(sys.path[0]).resolve() == _HERE:
@@ -37,10 +39,11 @@ from judge import checklist  # noqa: E402
 from judge.client import JudgeClient  # noqa: E402
 from judge.config import load_config  # noqa: E402
 from judge.inputs import EvalItem  # noqa: E402
-from judge.launch import judge_endpoint  # noqa: E402
-from judge.stats import cohen_kappa  # noqa: E402
+from judge.launch import judge_endpoint, launch_dtype  # noqa: E402
+from judge.splits import Split, in_split  # noqa: E402
+from judge.stats import cohen_kappa, sensitivity_specificity  # noqa: E402
 from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, PROMPTS_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.training.manifest import hardware  # noqa: E402
 
 RUBRIC = _HERE / "rubric"
@@ -57,6 +60,26 @@ def folds(n: int, k: int = FOLDS, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n) % k
 
 
+THRESHOLDS = np.linspace(0.05, 0.95, 19)  # hallucinated when risk > t
+MARGINS = np.linspace(0.0, 0.5, 26)  # pair tie when |score difference| <= m
+
+
+def fit_threshold(score: np.ndarray, truth: np.ndarray, grid: np.ndarray) -> float:
+    """The grid threshold with the best accuracy on these rows."""
+    return float(grid[int(np.argmax([((score > t) == truth).mean() for t in grid]))])
+
+
+def _margin_kappa(diff: np.ndarray, truth: list[str], rows: list[int], m: float) -> float:
+    v = cohen_kappa([truth[i] for i in rows], [checklist.pair_verdict(diff[i], 0.0, m) for i in rows], ["A", "B", "tie"])
+    return -1.0 if v is None else v
+
+
+def fit_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray, rows: list[int] | None = None) -> float:
+    """The grid tie margin with the best kappa on ``rows`` (default all)."""
+    rows = list(range(len(diff))) if rows is None else rows
+    return float(max(grid, key=lambda m: _margin_kappa(diff, truth, rows, float(m))))
+
+
 def cv_threshold(score: np.ndarray, truth: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, list[float]]:
     """Out-of-fold binary predictions: each fold's threshold maximises accuracy on the other folds."""
     f = folds(len(score))
@@ -64,8 +87,7 @@ def cv_threshold(score: np.ndarray, truth: np.ndarray, grid: np.ndarray) -> tupl
     chosen = []
     for k in range(FOLDS):
         train = f != k
-        acc = [((score[train] > t) == truth[train]).mean() for t in grid]
-        t = float(grid[int(np.argmax(acc))])
+        t = fit_threshold(score[train], truth[train], grid)
         chosen.append(t)
         pred[f == k] = score[f == k] > t
     return pred, chosen
@@ -76,15 +98,8 @@ def cv_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray) -> tuple[lis
     f = folds(len(diff), seed=1)
     pred = [""] * len(diff)
     chosen = []
-    labels = ["A", "B", "tie"]
     for k in range(FOLDS):
-        tr = [i for i in range(len(diff)) if f[i] != k]
-
-        def kappa_at(m: float, tr: list[int] = tr) -> float:
-            v = cohen_kappa([truth[i] for i in tr], [checklist.pair_verdict(diff[i], 0.0, m) for i in tr], labels)
-            return -1.0 if v is None else v
-
-        m = float(max(grid, key=kappa_at))
+        m = fit_margin(diff, truth, grid, [i for i in range(len(diff)) if f[i] != k])
         chosen.append(m)
         for i in range(len(diff)):
             if f[i] == k:
@@ -96,34 +111,46 @@ def text_key(item_id: str, answer: str) -> str:
     return hashlib.sha256(f"{item_id}\n{answer}".encode()).hexdigest()[:16]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--judge", default="local-qwen0.5b-checklist", help="judge config name or path")
-    p.add_argument("--judge-base-url", help="use a running OpenAI-compatible endpoint instead of launching one")
-    p.add_argument("--rubric-dir", type=Path, default=RUBRIC)
-    p.add_argument("--limit", type=int, help="first N labelled answers and pairs only (a smoke run)")
-    p.add_argument("--out", type=Path, help="output JSON (default: results/judgments/checklist-calibration-<judge>.json)")
-    p.add_argument("--cache", type=Path, help="judge cache (default: results/judgments/cache/<judge>.jsonl)")
-    args = p.parse_args(argv)
-    cfg = load_config(args.judge, base_url=args.judge_base_url)
-    items = {r["id"]: EvalItem(**r) for r in read_jsonl(DATA_DIR / "eval.jsonl")}
-    h_labels = read_jsonl(args.rubric_dir / "hallucination_v2.jsonl")[: args.limit]
-    p_labels = read_jsonl(args.rubric_dir / "pairwise_v2.jsonl")[: args.limit] if (args.rubric_dir / "pairwise_v2.jsonl").is_file() else []
-    c_labels = read_jsonl(args.rubric_dir / "checks.jsonl")
+def prompt_sha(cfg: object) -> str:
+    """sha256 prefix of the check prompt template and question file (tells prompt variants apart)."""
+    h = hashlib.sha256()
+    for f in (PROMPTS_DIR / f"{cfg.prompts.check}.txt", checklist.QUESTIONS):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def load_labels(rubric_dir: Path, split: Split, limit: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """(answer labels, pair labels, check labels) of label set v2 for the eval items of ``split``."""
+    h = [r for r in read_jsonl(rubric_dir / "hallucination_v2.jsonl") if in_split(r["id"], split)][:limit]
+    p_path = rubric_dir / "pairwise_v2.jsonl"
+    p = [r for r in read_jsonl(p_path) if in_split(r["id"], split)][:limit] if p_path.is_file() else []
+    return h, p, read_jsonl(rubric_dir / "checks.jsonl")
+
+
+def calibrate(client: JudgeClient, items: dict[str, EvalItem], rubric_dir: Path = RUBRIC, split: Split = "test",
+              limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Grade the labelled answers of ``split`` and measure agreement (thresholds and margins out-of-fold).
+
+    Also returns the threshold and margin fitted on all rows of the split (``threshold``), which a main run
+    applies to new answers; agreement is never measured with them."""
+    h_labels, p_labels, c_labels = load_labels(rubric_dir, split, limit)
     todo: dict[str, tuple[str, str]] = {}
     for r in h_labels:
         todo[text_key(r["id"], r["answer"])] = (r["id"], r["answer"])
     for r in p_labels:
         for a in (r["answer_a"], r["answer_b"]):
             todo[text_key(r["id"], a)] = (r["id"], a)
-    t0 = time.time()
-    with judge_endpoint(cfg) as lazy:
-        client = JudgeClient(cfg, cache_path=args.cache or RESULTS_DIR / "judgments" / "cache" / f"{cfg.name}.jsonl", endpoint=lazy)
-        keys = list(todo)
-        grades = dict(zip(keys, client.map(lambda k: checklist.grade(client, items[todo[k][0]], todo[k][1]), keys,
-                                           desc=f"checklist {cfg.name}"), strict=True))
-    wall = time.time() - t0
-    # check level
+    keys = list(todo)
+    grades = dict(zip(keys, client.map(lambda k: checklist.grade(client, items[todo[k][0]], todo[k][1]), keys,
+                                       desc=f"checklist {client.cfg.name} ({split})", progress=progress), strict=True))
+    return {"split": split, "checklist": check_level(h_labels, c_labels, grades),
+            "hallucination": answer_level(h_labels, grades), "pairwise": pair_level(p_labels, grades),
+            "answers_graded": len(grades), "checks_run": sum(len(g.p) for g in grades.values()),
+            "failed_checks": sum(len(g.errors) for g in grades.values())}
+
+
+def check_level(h_labels: list[dict], c_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -> dict[str, Any]:
+    """ROC AUC of p(yes) against the check labels, pooled and per kind (stated, contradicted, asserted)."""
     by_row = {r["row"]: text_key(r["id"], r["answer"]) for r in h_labels}
     probes: dict[str, tuple[list[bool], list[float]]] = {"stated": ([], []), "contradicted": ([], []), "asserted": ([], [])}
     for c in c_labels:
@@ -142,39 +169,74 @@ def main(argv: list[str] | None = None) -> int:
             probes["asserted"][1].append(g.p[c["check"]])
     pooled_t = [t for v in probes.values() for t in v[0]]
     pooled_s = [s for v in probes.values() for s in v[1]]
-    check_level = {"auc": auc(pooled_t, pooled_s), "n": len(pooled_t),
-                   "by_kind": {k: {"auc": auc(*v), "n": len(v[0]), "positives": int(sum(v[0]))} for k, v in probes.items()}}
-    # answer level
+    return {"auc": auc(pooled_t, pooled_s), "n": len(pooled_t),
+            "by_kind": {k: {"auc": auc(*v), "n": len(v[0]), "positives": int(sum(v[0]))} for k, v in probes.items()}}
+
+
+def answer_level(h_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -> dict[str, Any]:
+    """Hallucinated (label 1/2) vs risk: AUC, and kappa/accuracy/Se/Sp of ``risk > threshold`` out-of-fold."""
     risk = np.array([grades[text_key(r["id"], r["answer"])].risk for r in h_labels])
     truth = np.array([r["label"] in ("1", "2") for r in h_labels])
-    pred, thresholds = cv_threshold(risk, truth, np.linspace(0.05, 0.95, 19))
-    hallu = {"n": len(h_labels), "positives": int(truth.sum()), "auc": auc(list(truth), list(risk)),
-             "kappa": cohen_kappa(list(truth), list(pred), [False, True]), "accuracy": float((pred == truth).mean()),
-             "thresholds_per_fold": thresholds, "folds": FOLDS, "out_of_fold": True}
-    # pairwise
-    pair = None
-    if p_labels:
-        diff = np.array([grades[text_key(r["id"], r["answer_a"])].score - grades[text_key(r["id"], r["answer_b"])].score
-                         for r in p_labels])
-        plabel = [r["label"] for r in p_labels]
-        ppred, margins = cv_margin(diff, plabel, np.linspace(0.0, 0.5, 26))
-        clear = [i for i, lab in enumerate(plabel) if lab != "tie"]
-        pair = {"n": len(p_labels), "kappa": cohen_kappa(plabel, ppred, ["A", "B", "tie"]),
-                "accuracy": float(np.mean([a == b for a, b in zip(plabel, ppred, strict=True)])),
-                "clear_winner_pairs": len(clear),
-                "clear_winner_agreement": float(np.mean([ppred[i] == plabel[i] for i in clear])) if clear else None,
-                "margins_per_fold": margins, "folds": FOLDS, "out_of_fold": True}
+    pred, thresholds = cv_threshold(risk, truth, THRESHOLDS)
+    final = fit_threshold(risk, truth, THRESHOLDS)
+    return {"n": len(h_labels), "positives": int(truth.sum()), "auc": auc(list(truth), list(risk)),
+            "kappa": cohen_kappa(list(truth), list(pred), [False, True]), "accuracy": float((pred == truth).mean()),
+            **sensitivity_specificity(list(truth), list(pred)),
+            "truth_binary": [bool(x) for x in truth], "judge_binary": [bool(x) for x in pred],
+            "thresholds_per_fold": thresholds, "folds": FOLDS, "out_of_fold": True,
+            "threshold": final, "threshold_note": "fitted on every row of the split, for new answers only"}
+
+
+def pair_level(p_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -> dict[str, Any] | None:
+    """A/B/tie from the score difference, tie margin out-of-fold: kappa, accuracy, clear-winner agreement."""
+    if not p_labels:
+        return None
+    diff = np.array([grades[text_key(r["id"], r["answer_a"])].score - grades[text_key(r["id"], r["answer_b"])].score
+                     for r in p_labels])
+    plabel = [r["label"] for r in p_labels]
+    ppred, margins = cv_margin(diff, plabel, MARGINS)
+    clear = [i for i, lab in enumerate(plabel) if lab != "tie"]
+    return {"n": len(p_labels), "kappa": cohen_kappa(plabel, ppred, ["A", "B", "tie"]),
+            "accuracy": float(np.mean([a == b for a, b in zip(plabel, ppred, strict=True)])),
+            "clear_winner_pairs": len(clear),
+            "clear_winner_agreement": float(np.mean([ppred[i] == plabel[i] for i in clear])) if clear else None,
+            "margins_per_fold": margins, "folds": FOLDS, "out_of_fold": True,
+            "threshold": fit_margin(diff, plabel, MARGINS), "threshold_note": "tie margin fitted on every row of the split"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--judge", default="local-qwen0.5b-checklist", help="judge config name or path")
+    p.add_argument("--judge-base-url", help="use a running OpenAI-compatible endpoint instead of launching one")
+    p.add_argument("--rubric-dir", type=Path, default=RUBRIC)
+    p.add_argument("--split", choices=["dev", "test", "all"], default="test",
+                   help="label rows of these eval items (judge/splits.py): tune prompts on dev, report test (default)")
+    p.add_argument("--limit", type=int, help="first N labelled answers and pairs only (a smoke run)")
+    p.add_argument("--out", type=Path, help="output JSON (default: results/judgments/checklist-calibration-<judge>-<split>.json)")
+    p.add_argument("--cache", type=Path, help="judge cache (default: results/judgments/cache/<judge>.jsonl)")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    cfg = load_config(args.judge, base_url=args.judge_base_url)
+    items = {r["id"]: EvalItem(**r) for r in read_jsonl(DATA_DIR / "eval.jsonl")}
+    t0 = time.time()
+    with judge_endpoint(cfg) as lazy:
+        client = JudgeClient(cfg, cache_path=args.cache or RESULTS_DIR / "judgments" / "cache" / f"{cfg.name}.jsonl", endpoint=lazy)
+        res = calibrate(client, items, args.rubric_dir, args.split, args.limit, progress=not args.no_progress)
+    wall = time.time() - t0
     stats = client.stats
-    result = {"judge": cfg.name, "model": cfg.model, "command": "python judge/checklist_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "checklist": check_level, "hallucination": hallu, "pairwise": pair,
-              "answers_graded": len(grades), "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
-              "checks_run": sum(len(g.p) for g in grades.values()), "wall_s": round(wall, 1),
-              "s_per_check": round(stats.request_s / max(1, stats.calls), 3) if stats.calls else None,
+    result = {"judge": cfg.name, "model": cfg.model, "judge_mode": "checklist", "prompt_sha256": prompt_sha(cfg),
+              "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch and not cfg.base_url else None,
+              "command": "python judge/checklist_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              **res, "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
+              "wall_s": round(wall, 1), "s_per_check": round(stats.request_s / max(1, stats.calls), 3) if stats.calls else None,
               "hardware": hardware(), "labels": "judge/rubric/v2 (AI annotators; see judge/rubric/v2/agreement.json)"}
-    out = args.out or RESULTS_DIR / "judgments" / f"checklist-calibration-{cfg.name}.json"
+    out = args.out or RESULTS_DIR / "judgments" / f"checklist-calibration-{cfg.name}-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("checklist", "hallucination", "pairwise", "calls", "wall_s")}, indent=2))
+    brief = {k: result[k] for k in ("checklist", "calls", "wall_s", "s_per_check")}
+    brief["hallucination"] = {k: v for k, v in result["hallucination"].items() if k not in ("truth_binary", "judge_binary")}
+    brief["pairwise"] = result["pairwise"]
+    print(json.dumps(brief, indent=2))
     print(f"written to {out}")
     return 1 if stats.failures else 0
 

@@ -71,6 +71,9 @@ class Launch(BaseModel):
     timeout_s: float = 900.0
     enforce_eager: bool = False  # vllm: skip torch.compile (ready in ~45 s instead of ~170 s on CPU)
     max_model_len: int = 2048  # vllm
+    # vllm: "auto" = bfloat16 where the CPU has native bf16 (avx512_bf16 / amx_bf16) or on CUDA, else float32
+    # (bf16 is emulated and slow without those flags); or name one explicitly
+    dtype: Literal["auto", "float32", "bfloat16"] = "float32"
 
 
 class JudgeConfig(BaseModel):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from judge.config import JudgeConfig
 from supportbot.paths import ROOT
+from supportbot.training.manifest import cpu_bf16_flags
 
 
 class LazyServer:
@@ -40,6 +41,21 @@ def judge_endpoint(cfg: JudgeConfig) -> Iterator[LazyServer | None]:
         lazy.close()
 
 
+def launch_dtype(setting: str, *, cuda: bool | None = None, flags: list[str] | None = None) -> str | None:
+    """The vLLM ``--dtype`` for a launch setting: "auto" is bfloat16 with CUDA or native CPU bf16, else float32.
+
+    None on CUDA lets the server pick (its own "auto")."""
+    if setting != "auto":
+        return setting
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    if cuda:
+        return None
+    return "bfloat16" if (cpu_bf16_flags() if flags is None else flags) else "float32"
+
+
 @contextlib.contextmanager
 def _serve(cfg: JudgeConfig) -> Iterator[str]:
     model_dir = Path(cfg.launch.model_dir)
@@ -58,7 +74,8 @@ def _serve(cfg: JudgeConfig) -> Iterator[str]:
     from supportbot import vllm_server
 
     vcfg = vllm_server.VllmConfig(model_dir=model_dir, name=cfg.model, port=0,
-                                   enforce_eager=cfg.launch.enforce_eager, max_model_len=cfg.launch.max_model_len)
+                                   enforce_eager=cfg.launch.enforce_eager, max_model_len=cfg.launch.max_model_len,
+                                   dtype=launch_dtype(cfg.launch.dtype))
     vllm_server.start(vcfg, timeout=cfg.launch.timeout_s)
     try:
         yield vcfg.url

@@ -61,8 +61,10 @@ def summarize(records: list[dict[str, Any]], base_name: str, cand_name: str,
     score = np.array([{"y": 1.0, "tie": 0.5, "x": 0.0}[r["winner"]] for r in ok])
     wins, ties, losses = int((score == 1).sum()), int((score == 0.5).sum()), int((score == 0).sum())
     dlen = np.array([n_words(cand_answers[r["id"]]["answer"]) - n_words(base_answers[r["id"]]["answer"]) for r in ok])
-    consistent = [r["consistent"] for r in ok]
-    first_pos = [o["verdict"] == "A" for r in ok for o in (r["order_xy"], r["order_yx"]) if o["verdict"] in ("A", "B")]
+    # a checklist judge grades answers alone: its records have no orders, so no position statistics
+    consistent = [r["consistent"] for r in ok if "consistent" in r]
+    first_pos = [o["verdict"] == "A" for r in ok if "order_xy" in r for o in (r["order_xy"], r["order_yx"])
+                 if o["verdict"] in ("A", "B")]
 
     def avg_len(ans: dict[str, dict]) -> dict[str, Any]:
         ids = [r["id"] for r in records]

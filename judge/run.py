@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ids", help="comma-separated eval ids to judge")
     d.add_argument("--rubric-dir", type=Path, default=RUBRIC_DIR, help="folder with hallucination.jsonl and pairwise.jsonl")
     d.add_argument("--rubric-limit", type=int, help="use only the first N rubric rows of each set")
+    d.add_argument("--label-split", choices=["dev", "test", "all"], default="test",
+                   help="checklist judges: calibrate on the label-set-v2 rows of this split (judge/splits.py)")
     d.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="results folder")
     s = common.add_argument_group("statistics")
     s.add_argument("--seed", type=int, default=0, help="bootstrap / sampling seed")
@@ -133,6 +135,7 @@ def _main(argv: list[str] | None) -> int:
                              ids=[x.strip() for x in args.ids.split(",") if x.strip()] if args.ids else None,
                              seed=args.seed, resamples=args.resamples, progress=not args.no_progress,
                              injection_n=getattr(args, "n", 10), rubric_limit=args.rubric_limit,
+                             label_split=args.label_split,
                              injection_attacks=[x.strip() for x in args.attacks.split(",") if x.strip()]
                              if getattr(args, "attacks", None) else None)
             result = dispatch(args.command, run)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from judge import calibrate as cal
+from judge import checklist_run, stats
 from judge import hallucination as hal
 from judge import pairwise as pw
-from judge import stats
 from judge.client import JudgeClient
 from judge.injection import load_attacks, run_injection, sample_ids
 from judge.inputs import (
@@ -48,6 +48,7 @@ class Run:
     injection_n: int = 10
     injection_attacks: list[str] | None = None  # attack kinds of prompts/judge_injection.txt (None: all)
     rubric_limit: int | None = None
+    label_split: str = "test"  # checklist calibration: rows of label set v2 for this split (judge/splits.py)
     _items: dict[str, EvalItem] | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- inputs
@@ -132,7 +133,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------ subcommands
+def checklist_mode(run: Run) -> bool:
+    return run.client.cfg.judge_mode == "checklist"
+
+
 def do_pairwise(run: Run) -> dict[str, Any]:
+    if checklist_mode(run):
+        return checklist_run.do_pairwise(run)
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
@@ -149,6 +156,8 @@ def do_pairwise(run: Run) -> dict[str, Any]:
 
 
 def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if checklist_mode(run):
+        return checklist_run.do_hallucination(run)
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
@@ -167,6 +176,8 @@ def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def do_calibrate(run: Run) -> dict[str, Any]:
+    if checklist_mode(run):
+        return checklist_run.do_calibrate(run)
     items = run.items()
     out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
                            "kappa_min": cal.KAPPA_MIN, "threshold_note": ("logprobs mode: the hallucination threshold and the pairwise tie band are "
@@ -188,6 +199,9 @@ def do_calibrate(run: Run) -> dict[str, Any]:
 
 
 def do_injection(run: Run) -> dict[str, Any]:
+    if checklist_mode(run):
+        raise InputError(f"injection measures the pairwise prompt of a holistic judge; {run.judge!r} is a checklist "
+                         "judge (use e.g. --judge local-qwen0.5b, or scripts/measure_injection.py)")
     base, cand = run.answers()
     ids, _ = run.selected(base, cand)
     chosen = sample_ids(ids, run.injection_n, run.seed)
@@ -224,11 +238,15 @@ def do_all(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
     write_json(run.out_dir / "calibration.json", calib)
     pair = do_pairwise(run)
     hsum, hrecs = do_hallucination(run)
-    hsum["corrected_overall_rate"] = corrected_rates(hsum, hrecs, calib, seed=run.seed, resamples=run.resamples)
+    hsum["corrected_overall_rate"] = (checklist_run.corrected_rates(hrecs, calib, seed=run.seed, resamples=run.resamples)
+                                      if checklist_mode(run) else
+                                      corrected_rates(hsum, hrecs, calib, seed=run.seed, resamples=run.resamples))
     calibrated = calib["calibrated"]
     summary = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
+               "judge_mode": run.client.cfg.judge_mode,
                "status": "calibrated" if all(calibrated.values()) else "uncalibrated", "calibrated": calibrated,
-               "calibration_kappa": {"hallucination_binary": (calib["hallucination"] or {}).get("binary", {}).get("kappa"),
+               "calibration_kappa": {"hallucination_binary": (calib["hallucination"] or {}).get("kappa") if checklist_mode(run)
+                                     else (calib["hallucination"] or {}).get("binary", {}).get("kappa"),
                                      "pairwise": (calib["pairwise"] or {}).get("kappa")},
                "pairwise": pair, "hallucination": hsum, "wall_s": round(time.perf_counter() - t0, 1)}
     summary["reference_check"] = reference_check_beside(run.out_dir)

@@ -19,7 +19,7 @@ def item(**kw) -> EvalItem:
 
 def test_checklist_has_every_check_in_order() -> None:
     ids = [c.id for c in checklist.checklist(item())]
-    assert ids == ["fact:1:stated", "fact:1:contradicted", "fact:2:stated", "fact:2:contradicted", "forbidden:1"]
+    assert ids == ["fact:1:stated", "fact:1:contradicted", "fact:2:stated", "fact:2:contradicted", "forbidden:1", "declines"]
     unans = [c.id for c in checklist.checklist(item(answerable=False))]
     assert unans[-1] == "declines"
     generic = [c.id for c in checklist.checklist(item(key_facts=[], forbidden_claims=[]))]
@@ -50,6 +50,11 @@ def test_aggregate_names_the_check_that_fired() -> None:
     p = {"fact:1:stated": 0.9, "fact:1:contradicted": 0.1, "fact:2:stated": 0.5, "fact:2:contradicted": 0.2, "forbidden:1": 0.8}
     coverage, risk, fired = checklist.aggregate(it, p, checks)
     assert coverage == pytest.approx(0.7) and risk == pytest.approx(0.8) and fired == "forbidden:1"
+    # an attempted answer that states none of the facts: "unsupported"; declining instead is not a hallucination
+    none = {k: (0.1 if k.endswith("stated") else 0.05) for k in p}
+    coverage, risk, fired = checklist.aggregate(it, none | {"declines": 0.0}, checks)
+    assert fired == "unsupported" and risk == pytest.approx(0.9)
+    assert checklist.aggregate(it, none | {"declines": 1.0}, checks)[1] == pytest.approx(0.05)
     un = item(answerable=False)
     coverage, risk, fired = checklist.aggregate(un, p | {"declines": 0.05, "forbidden:1": 0.1}, checklist.checklist(un))
     assert fired == "declines" and risk == pytest.approx(0.95)

@@ -1,0 +1,80 @@
+"""Calibration sections of the report: the default judge's agreement with the labels, and the judge comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(x: float | None, fmt: str = ".2f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def calibration_section(c: dict[str, Any]) -> dict[str, Any]:
+    """The summary entry of results/calibration.json (a holistic judge's or a checklist judge's layout)."""
+    h, p = c.get("hallucination") or {}, c.get("pairwise") or {}
+    if c.get("judge_mode") == "checklist":
+        return {"judge": c.get("judge"), "judge_mode": "checklist", "verdict_mode": c.get("verdict_mode"),
+                "calibrated": c.get("calibrated"), "kappa_min": c.get("kappa_min"), "split": c.get("split"),
+                "checklist": c.get("checklist"),
+                "hallucination": {k: h.get(k) for k in ("n", "positives", "auc", "accuracy", "kappa", "sensitivity",
+                                                        "specificity", "threshold", "out_of_fold")},
+                "pairwise": {k: p.get(k) for k in ("n", "accuracy", "kappa", "clear_winner_pairs", "clear_winner_agreement",
+                                                   "threshold", "out_of_fold")},
+                "annotators": c.get("annotators"), "labels": c.get("labels")}
+    hb = h.get("binary") or {}
+    return {"judge": c.get("judge"), "judge_mode": "holistic", "verdict_mode": c.get("verdict_mode"),
+            "calibrated": c.get("calibrated"), "kappa_min": c.get("kappa_min"),
+            "hallucination": {k: hb.get(k) for k in ("n", "accuracy", "kappa", "macro_f1", "sensitivity", "specificity")}
+            | {"four_class_kappa": (h.get("four_class") or {}).get("kappa"), "threshold": h.get("threshold")},
+            "pairwise": {k: p.get(k) for k in ("n_scored", "accuracy", "kappa", "macro_f1", "position_consistency",
+                                               "first_position_rate")} | {"decisive_only": p.get("decisive_only")}}
+
+
+def _flag(c: dict[str, Any]) -> str:
+    cal = c.get("calibrated") or {}
+    if cal and all(cal.values()):
+        return "calibrated"
+    bad = ", ".join(k for k, ok in cal.items() if not ok)
+    return f"**uncalibrated** ({bad}: κ below {c.get('kappa_min')})"
+
+
+def calibration_table(c: dict[str, Any]) -> str:
+    h, p = c["hallucination"], c["pairwise"]
+    if c.get("judge_mode") == "checklist":
+        ck, ann = c.get("checklist") or {}, c.get("annotators") or {}
+        kinds = ", ".join(f"{k} {_num(v.get('auc'))} (n={v.get('n')})" for k, v in (ck.get("by_kind") or {}).items())
+        lines = ["| Task (test split, out-of-fold) | n | Judge vs labels | Accuracy | Annotator vs annotator κ | Other |",
+                 "|---|---|---|---|---|---|",
+                 f"| Checks (stated / contradicted / asserted) | {ck.get('n')} | AUC {_num(ck.get('auc'))} | | "
+                 f"{_num((ann.get('checks') or {}).get('kappa'))} | {kinds} |",
+                 f"| Hallucination (yes/no) | {h.get('n')} | κ {_num(h.get('kappa'))} | {_num(h.get('accuracy'), '.1%')} | "
+                 f"{_num((ann.get('hallucination') or {}).get('kappa'))} (4-class) | AUC {_num(h.get('auc'))}; sensitivity "
+                 f"{_num(h.get('sensitivity'), '.1%')}, specificity {_num(h.get('specificity'), '.1%')} |",
+                 f"| Pairwise (A/B/tie) | {p.get('n')} | κ {_num(p.get('kappa'))} | {_num(p.get('accuracy'), '.1%')} | "
+                 f"{_num((ann.get('pairwise') or {}).get('kappa'))} | clear-winner agreement "
+                 f"{_num(p.get('clear_winner_agreement'), '.1%')} (n={p.get('clear_winner_pairs')}) |",
+                 "", f"Judge {c.get('judge')} (checklist, {c.get('verdict_mode')} verdicts): {_flag(c)}. "
+                 f"Labels: {c.get('labels')}. Threshold and tie margin are chosen on the other folds (5-fold) of the "
+                 "rows they are scored on."]
+        return "\n".join(lines)
+    dec = p.get("decisive_only") or {}
+    lines = ["| Task | n | Accuracy | Cohen's κ | Macro-F1 | Other |", "|---|---|---|---|---|---|",
+             f"| Hallucination (yes/no) | {h.get('n')} | {_num(h.get('accuracy'), '.1%')} | {_num(h.get('kappa'))} | "
+             f"{_num(h.get('macro_f1'))} | sensitivity {_num(h.get('sensitivity'), '.1%')}, specificity "
+             f"{_num(h.get('specificity'), '.1%')} |",
+             f"| Pairwise (A/B/tie) | {p.get('n_scored')} | {_num(p.get('accuracy'), '.1%')} | {_num(p.get('kappa'))} | "
+             f"{_num(p.get('macro_f1'))} | decisive-only accuracy {_num(dec.get('accuracy'), '.1%')} (n={dec.get('n')}); "
+             f"position consistency {_num(p.get('position_consistency'), '.1%')} |"]
+    lines += ["", f"Judge {c.get('judge')} ({c.get('verdict_mode')} verdicts): {_flag(c)}."]
+    return "\n".join(lines)
+
+
+def judges_section(j: dict[str, Any]) -> dict[str, Any]:
+    return {"default": j.get("default"), "rule": j.get("rule"), "split": j.get("split"), "judges": j.get("judges"),
+            "command": j.get("command")}
+
+
+def judges_table(j: dict[str, Any]) -> str:
+    from judge.compare_judges import table
+
+    return table(j["judges"], j.get("default")) + f"\n\nDefault rule: {j.get('rule')}. Command: `{j.get('command')}`."

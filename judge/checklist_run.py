@@ -1,0 +1,144 @@
+"""The ``judge/run.py`` subcommands for a checklist judge (``judge_mode: checklist``).
+
+Every answer of both models is graded alone (judge/checklist.py; the grades are cached, so the
+pairwise and hallucination passes share their calls). Pairwise: per item the candidate wins when
+its score beats the baseline's by more than the tie margin; there is no A/B order, so no position
+bias to measure. Hallucination: an answer is hallucinated when its risk exceeds the threshold.
+Margin and threshold come from ``calibrate`` (judge/checklist_calibrate.py: agreement measured
+out-of-fold on the test split of label set v2, the values for new answers fitted on all its rows).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from judge import checklist, stats
+from judge import pairwise as pw
+from judge.calibrate import KAPPA_MIN
+from judge.inputs import EvalItem
+from judge.verdicts import ERROR
+
+if TYPE_CHECKING:
+    from judge.runner import Run
+
+HALLUCINATED, CLEAN = "hallucinated", "clean"
+AGREEMENT = "v2/agreement.json"  # inter-annotator agreement of the label set, beside the rubric files
+COMPARISON = "judge_comparison.json"  # results/: one row per candidate judge (judge/compare_judges.py)
+
+
+def grade_all(run: Run, jobs: list[tuple[EvalItem, str, str]], desc: str) -> list[checklist.AnswerGrade]:
+    """Grades of ``(item, model, answer)`` jobs, in order (cache first)."""
+    return run.client.map(lambda j: checklist.grade(run.client, j[0], j[2]), jobs, desc=desc, progress=run.progress)
+
+
+def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, threshold: float) -> dict[str, Any]:
+    verdict = ERROR if g.errors else (HALLUCINATED if g.risk > threshold else CLEAN)
+    return {"id": str(item.id), "model": model, "answerable": item.answerable, "verdict": verdict,
+            "risk": round(g.risk, 4), "coverage": round(g.coverage, 4), "score": round(g.score, 4), "fired": g.fired,
+            "declines": g.p.get("declines"), "threshold": threshold, "p": g.p, "errors": g.errors}
+
+
+def do_pairwise(run: Run) -> dict[str, Any]:
+    base, cand = run.answers()
+    ids, missing = run.selected(base, cand)
+    items = run.items()
+    bname, cname = run.model_names()
+    jobs = [(items[i], n, a[i]["answer"]) for i in ids for n, a in ((bname, base), (cname, cand))]
+    grades = grade_all(run, jobs, "checklist (pairwise)")
+    margin = run.threshold("pairwise")
+    records = []
+    for k, i in enumerate(ids):
+        gx, gy = grades[2 * k], grades[2 * k + 1]
+        if gx.errors or gy.errors:
+            winner = ERROR
+        else:
+            winner = {"A": "x", "B": "y", "tie": "tie"}[checklist.pair_verdict(gx.score, gy.score, margin)]
+        records.append({"id": i, "winner": winner, "score_x": round(gx.score, 4), "score_y": round(gy.score, 4),
+                        "margin": margin, "baseline": bname, "candidate": cname, "x": bname, "y": cname,
+                        "winner_model": {"x": bname, "y": cname}.get(winner, winner)})
+    path = run.write_records("pairwise", records)
+    summary = pw.summarize(records, bname, cname, base, cand, seed=run.seed, n_resamples=run.resamples)
+    summary.update(missing_answers=missing, records=str(path), tie_margin=margin,
+                   note="checklist judge: each answer graded alone, so no position bias (consistency not applicable)")
+    return summary
+
+
+def summarize_model(records: list[dict[str, Any]], *, seed: int, n_resamples: int) -> dict[str, Any]:
+    ok = [r for r in records if r["verdict"] in (HALLUCINATED, CLEAN)]
+    hal = [r["verdict"] == HALLUCINATED for r in ok]
+    unans = [r for r in ok if not r["answerable"]]
+    fired: dict[str, int] = {}
+    for r in ok:
+        if r["verdict"] == HALLUCINATED and r["fired"]:
+            kind = r["fired"].split(":")[-1] if r["fired"].startswith("fact:") else r["fired"].split(":")[0]
+            fired[kind] = fired.get(kind, 0) + 1
+    return {"n": len(records), "n_scored": len(ok), "n_unparseable": 0,
+            "n_failed": sum(r["verdict"] == ERROR for r in records),
+            "label_counts": {HALLUCINATED: sum(hal), CLEAN: len(hal) - sum(hal)},
+            "hallucination_rate_overall": stats.bootstrap_ci(np.asarray(hal, float), n_resamples=n_resamples, seed=seed),
+            "coverage": stats.bootstrap_ci(np.asarray([r["coverage"] for r in ok], float), n_resamples=n_resamples, seed=seed),
+            "fired_by_check_kind": fired,
+            # the checklist cannot tell minor from severe, nor "not attempted" on answerable items
+            "attempted_rate": None, "hallucination_rate_attempted": None, "severe_rate": None,
+            "unanswerable": {"n": len(unans), "correct_escalation_rate":
+                             float(np.mean([r["verdict"] == CLEAN and (r["declines"] or 0) > 0.5 for r in unans]))
+                             if unans else None}}
+
+
+def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    base, cand = run.answers()
+    ids, missing = run.selected(base, cand)
+    items = run.items()
+    names = run.model_names()
+    jobs = [(items[i], n, a[i]["answer"]) for i in ids for n, a in zip(names, (base, cand), strict=True)]
+    threshold = run.threshold("hallucination")
+    grades = grade_all(run, jobs, "checklist (hallucination)")
+    records = [answer_record(item, model, g, threshold) for (item, model, _), g in zip(jobs, grades, strict=True)]
+    path = run.write_records("hallucination", records)
+    by_model = {n: [r for r in records if r["model"] == n] for n in names}
+    b = {r["id"]: r["verdict"] == HALLUCINATED for r in by_model[names[0]] if r["verdict"] != ERROR}
+    t = {r["id"]: r["verdict"] == HALLUCINATED for r in by_model[names[1]] if r["verdict"] != ERROR}
+    both = sorted(set(b) & set(t))
+    summary = {"models": {n: summarize_model(rs, seed=run.seed, n_resamples=run.resamples) for n, rs in by_model.items()},
+               "difference_base_minus_tuned": {
+                   "n_paired": len(both),
+                   "overall": stats.paired_bootstrap_diff([b[i] for i in both], [t[i] for i in both],
+                                                          seed=run.seed, n_resamples=run.resamples)},
+               "baseline": names[0], "candidate": names[1], "missing_answers": missing, "records": str(path),
+               "threshold": threshold}
+    return summary, records
+
+
+def corrected_rates(records: list[dict[str, Any]], calib: dict[str, Any], *, seed: int, resamples: int) -> dict[str, Any]:
+    """Rogan–Gladen-corrected hallucination rate per model from the out-of-fold Se/Sp on the test labels."""
+    h = calib.get("hallucination") or {}
+    out = {}
+    for name in dict.fromkeys(r["model"] for r in records):
+        obs = [r["verdict"] == HALLUCINATED for r in records if r["model"] == name and r["verdict"] != ERROR]
+        out[name] = stats.rogan_gladen_ci(obs, h["truth_binary"], h["judge_binary"], seed=seed, n_resamples=resamples)
+    return out
+
+
+def do_calibrate(run: Run) -> dict[str, Any]:
+    from judge.checklist_calibrate import calibrate, prompt_sha
+
+    res = calibrate(run.client, run.items(), run.rubric_dir, run.label_split, run.rubric_limit, progress=run.progress)
+    out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "judge_mode": "checklist",
+                           "verdict_mode": run.client.cfg.verdict_mode, "prompt_sha256": prompt_sha(run.client.cfg),
+                           "kappa_min": KAPPA_MIN, "labels": f"label set v2 in {run.rubric_dir}, {run.label_split} split "
+                           "(judge/splits.py); AI annotators", **res}
+    agreement = run.rubric_dir / AGREEMENT
+    if agreement.is_file():
+        a = json.loads(agreement.read_text())
+        out["annotators"] = {"who": a.get("annotators"),
+                             **{task: {"kappa": (a.get(task) or {}).get("kappa"), "n": (a.get(task) or {}).get("n")}
+                                for task in ("checks", "hallucination", "pairwise")}}
+    comparison = run.out_dir / COMPARISON
+    out["judges"] = json.loads(comparison.read_text())["judges"] if comparison.is_file() else None
+    h, p = out["hallucination"] or {}, out["pairwise"] or {}
+    out["calibrated"] = {"hallucination": (h.get("kappa") or -1) >= KAPPA_MIN,
+                         "pairwise": (p.get("kappa") or -1) >= KAPPA_MIN}
+    return out
