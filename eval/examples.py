@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Before/after examples chosen by a fixed rule, never by hand: results/examples.md.
 
-    python eval/examples.py [--results-dir results] [--judge local-qwen0.5b]
+    python eval/examples.py [--results-dir results] [--judge local-qwen1.5b-checklist]
 
 Rule: the first five eval ids (data/eval.jsonl order), then the three largest wins and the three
 largest losses of the candidate (tuned) by the judge's pairwise verdict, among the remaining ids.
-"Largest" is the position-debiased preference |pref| of a logprob judge; a JSON-verdict judge has
-no strength, so its decisive verdicts are taken in eval order. Each example shows the question,
+"Largest" is the position-debiased preference |pref| of a logprob judge, or the score difference
+of a checklist judge; a JSON-verdict judge has no strength, so its decisive verdicts are taken in
+eval order. Each example shows the question,
 the reference answer, both answers and the judge's pairwise and hallucination verdicts.
 """
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR  # noqa: E402
 
 N_FIRST, N_WINS, N_LOSSES = 5, 3, 3
 
@@ -36,8 +37,10 @@ def choose(eval_ids: list[str], pairwise: dict[str, dict[str, Any]]) -> list[tup
     rest = [i for i in eval_ids[N_FIRST:] if i in pairwise]
 
     def strength(i: str) -> float:
-        pref = pairwise[i].get("pref_x")
-        return abs(pref) if pref is not None else 0.0
+        r = pairwise[i]
+        if r.get("pref_x") is not None:
+            return abs(r["pref_x"])
+        return abs(r["score_y"] - r["score_x"]) if r.get("score_x") is not None else 0.0
 
     for winner, n, why in (("y", N_WINS, "largest tuned wins"), ("x", N_LOSSES, "largest tuned losses")):
         ids = [i for i in rest if pairwise[i].get("winner") == winner]
@@ -70,7 +73,9 @@ def render(chosen: list[tuple[str, str]], items: dict[str, dict], answers: dict[
             h = halluc.get((rid, model), {})
             label = h.get("verdict", "not judged")
             out += [f"**{model}** (judge hallucination label: `{label}`):", "", _quote(ans), ""]
-        out += [f"**Judge pairwise verdict:** {verdict}" + (f" (pref for base = {pref:+.3f})" if pref is not None else ""), ""]
+        scores = (f" (checklist score base {pw['score_x']:.2f}, tuned {pw['score_y']:.2f})"
+                  if pw.get("score_x") is not None else "")
+        out += [f"**Judge pairwise verdict:** {verdict}" + (f" (pref for base = {pref:+.3f})" if pref is not None else scores), ""]
     return "\n".join(out) + "\n"
 
 
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    p.add_argument("--judge", default="local-qwen0.5b", help="judge name in results/judgments/pairwise-<judge>.jsonl")
+    p.add_argument("--judge", default=DEFAULT_JUDGE, help="judge name in results/judgments/pairwise-<judge>.jsonl")
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl")
     a = p.parse_args(argv)
     out = write_examples(a.results_dir, a.judge, a.eval)

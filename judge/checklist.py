@@ -6,7 +6,7 @@ first and the check after it, so a vLLM prefix cache reuses the answer across it
 questions are in ``prompts/judge_check_questions.yaml``.
 
 Checklist of an eval item:
-- each key fact: ``stated`` and ``contradicted``;
+- each key fact: ``stated`` (and ``contradicted`` when the question file has that probe);
 - each forbidden claim: ``asserted``;
 - every item: ``declines`` (says it lacks the information and offers a human, inventing nothing): on
   unanswerable items that is the right answer, on answerable ones it marks the answer as not attempted;
@@ -78,7 +78,8 @@ def checklist(item: EvalItem) -> list[Check]:
     checks: list[Check] = []
     for i, fact in enumerate(item.key_facts, 1):
         checks.append(Check(f"fact:{i}:stated", "stated", q["stated"].format(text=fact), True))
-        checks.append(Check(f"fact:{i}:contradicted", "contradicted", q["contradicted"].format(text=fact), False))
+        if q.get("contradicted"):  # optional probe (left out of the default questions: see the YAML)
+            checks.append(Check(f"fact:{i}:contradicted", "contradicted", q["contradicted"].format(text=fact), False))
     for i, claim in enumerate(item.forbidden_claims, 1):
         checks.append(Check(f"forbidden:{i}", "asserted", q["asserted"].format(text=claim), False))
     if item.key_facts or item.forbidden_claims or not item.answerable:
@@ -142,6 +143,52 @@ def grade(client: JudgeClient, item: EvalItem, answer: str) -> AnswerGrade:
             g.errors.append(f"{c.id}: {type(exc).__name__}: {exc}"[:300])
     g.coverage, g.risk, g.fired = aggregate(item, g.p, checks)
     return g
+
+
+# ------------------------------------------------------------------ learned answer-level combination
+FEATURES = ("unstated", "asserted_max", "attempted", "attempted_unanswerable", "unsupported")
+
+
+def features(item: EvalItem, g: AnswerGrade) -> list[float]:
+    """The answer-level features a :class:`RiskModel` combines (RocketEval-style learned combination)."""
+    bad = [v for k, v in g.p.items() if k.startswith("forbidden:")
+           or k in ("generic:no_invented_contacts", "generic:repeats")]
+    attempted = 1.0 - g.p.get("declines", 0.0)
+    unstated = 1.0 - g.coverage
+    return [unstated, max(bad, default=0.0), attempted, 0.0 if item.answerable else attempted, unstated * attempted]
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """Logistic regression on standardised :data:`FEATURES`: P(hallucinated) of one answer.
+
+    Stored as plain numbers in results/calibration.json, so a main run applies it without pickles."""
+
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    features: tuple[str, ...] = FEATURES
+    c: float = 1.0  # inverse L2 strength
+
+    @classmethod
+    def fit(cls, x: list[list[float]], y: list[bool], c: float = 1.0) -> RiskModel:
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+
+        xa = np.asarray(x, float)
+        mean, scale = xa.mean(0), xa.std(0)
+        scale[scale == 0] = 1.0
+        if len(set(y)) < 2:  # one class only: a constant model
+            prior = min(max(float(np.mean(y)), 1e-3), 1 - 1e-3)
+            return cls(list(mean), list(scale), [0.0] * xa.shape[1], math.log(prior / (1 - prior)), c=c)
+        lr = LogisticRegression(C=c).fit((xa - mean) / scale, np.asarray(y, bool))
+        return cls([float(v) for v in mean], [float(v) for v in scale], [float(v) for v in lr.coef_[0]],
+                   float(lr.intercept_[0]), c=c)
+
+    def predict(self, x: list[float]) -> float:
+        z = self.intercept + sum(w * (v - m) / s for w, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 def pair_verdict(score_a: float, score_b: float, margin: float) -> str:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def folds(n: int, k: int = FOLDS, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n) % k
 
 
-THRESHOLDS = np.linspace(0.05, 0.95, 19)  # hallucinated when risk > t
+THRESHOLDS = np.linspace(0.05, 0.95, 19)  # grid for a hallucinated-when-risk > t cut (cv_threshold)
+RISK_CUT = 0.5  # hallucinated when the learned P(hallucinated) > 0.5
 MARGINS = np.linspace(0.0, 0.5, 26)  # pair tie when |score difference| <= m
 
 
@@ -144,7 +146,7 @@ def calibrate(client: JudgeClient, items: dict[str, EvalItem], rubric_dir: Path 
     grades = dict(zip(keys, client.map(lambda k: checklist.grade(client, items[todo[k][0]], todo[k][1]), keys,
                                        desc=f"checklist {client.cfg.name} ({split})", progress=progress), strict=True))
     return {"split": split, "checklist": check_level(h_labels, c_labels, grades),
-            "hallucination": answer_level(h_labels, grades), "pairwise": pair_level(p_labels, grades),
+            "hallucination": answer_level(h_labels, grades, items), "pairwise": pair_level(p_labels, grades),
             "answers_graded": len(grades), "checks_run": sum(len(g.p) for g in grades.values()),
             "failed_checks": sum(len(g.errors) for g in grades.values())}
 
@@ -173,18 +175,40 @@ def check_level(h_labels: list[dict], c_labels: list[dict], grades: dict[str, ch
             "by_kind": {k: {"auc": auc(*v), "n": len(v[0]), "positives": int(sum(v[0]))} for k, v in probes.items()}}
 
 
-def answer_level(h_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -> dict[str, Any]:
-    """Hallucinated (label 1/2) vs risk: AUC, and kappa/accuracy/Se/Sp of ``risk > threshold`` out-of-fold."""
-    risk = np.array([grades[text_key(r["id"], r["answer"])].risk for r in h_labels])
-    truth = np.array([r["label"] in ("1", "2") for r in h_labels])
-    pred, thresholds = cv_threshold(risk, truth, THRESHOLDS)
-    final = fit_threshold(risk, truth, THRESHOLDS)
-    return {"n": len(h_labels), "positives": int(truth.sum()), "auc": auc(list(truth), list(risk)),
-            "kappa": cohen_kappa(list(truth), list(pred), [False, True]), "accuracy": float((pred == truth).mean()),
-            **sensitivity_specificity(list(truth), list(pred)),
-            "truth_binary": [bool(x) for x in truth], "judge_binary": [bool(x) for x in pred],
-            "thresholds_per_fold": thresholds, "folds": FOLDS, "out_of_fold": True,
-            "threshold": final, "threshold_note": "fitted on every row of the split, for new answers only"}
+def oof_risk(x: list[list[float]], truth: list[bool]) -> np.ndarray:
+    """Out-of-fold P(hallucinated): each fold scored by a :class:`~judge.checklist.RiskModel` fitted on the others."""
+    f = folds(len(x))
+    prob = np.zeros(len(x))
+    for k in range(FOLDS):
+        train = [i for i in range(len(x)) if f[i] != k]
+        if len(train) == len(x):
+            continue  # an empty fold (fewer rows than folds)
+        model = checklist.RiskModel.fit([x[i] for i in train], [truth[i] for i in train])
+        for i in range(len(x)):
+            if f[i] == k:
+                prob[i] = model.predict(x[i])
+    return prob
+
+
+def answer_level(h_labels: list[dict], grades: dict[str, checklist.AnswerGrade],
+                 items: dict[str, EvalItem]) -> dict[str, Any]:
+    """Hallucinated (label 1/2) vs the learned risk: AUC, and kappa/accuracy/Se/Sp of ``risk > 0.5``, out-of-fold.
+
+    The risk model (logistic regression on judge.checklist.FEATURES) is fitted on the other folds; the one
+    fitted on every row of the split is returned for new answers (``risk_model``)."""
+    keyed = [(items[r["id"]], grades[text_key(r["id"], r["answer"])]) for r in h_labels]
+    x = [checklist.features(it, g) for it, g in keyed]
+    truth = [r["label"] in ("1", "2") for r in h_labels]
+    prob = oof_risk(x, truth)
+    pred = prob > RISK_CUT
+    rule = [g.risk for _, g in keyed]
+    return {"n": len(h_labels), "positives": int(sum(truth)), "auc": auc(truth, list(prob)),
+            "kappa": cohen_kappa(truth, list(pred), [False, True]), "accuracy": float(np.mean(pred == np.array(truth))),
+            **sensitivity_specificity(truth, list(pred)),
+            "truth_binary": truth, "judge_binary": [bool(v) for v in pred],
+            "rule_risk_auc": auc(truth, rule), "folds": FOLDS, "out_of_fold": True, "threshold": RISK_CUT,
+            "risk_model": asdict(checklist.RiskModel.fit(x, truth)) if x else None,
+            "risk_model_note": "logistic regression on the features, fitted on every row of the split, for new answers only"}
 
 
 def pair_level(p_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -> dict[str, Any] | None:
@@ -214,9 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="first N labelled answers and pairs only (a smoke run)")
     p.add_argument("--out", type=Path, help="output JSON (default: results/judgments/checklist-calibration-<judge>-<split>.json)")
     p.add_argument("--cache", type=Path, help="judge cache (default: results/judgments/cache/<judge>.jsonl)")
+    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"],
+                   help="override the config's launch.dtype (e.g. float32 to time a CPU without native bf16; "
+                        "use a separate --cache: the cache key does not include the dtype)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     cfg = load_config(args.judge, base_url=args.judge_base_url)
+    if args.dtype and not args.cache:
+        p.error("--dtype needs its own --cache (the cache key does not include the dtype)")
+    if args.dtype and cfg.launch:
+        cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"dtype": args.dtype})})
     items = {r["id"]: EvalItem(**r) for r in read_jsonl(DATA_DIR / "eval.jsonl")}
     t0 = time.time()
     with judge_endpoint(cfg) as lazy:
@@ -224,11 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         res = calibrate(client, items, args.rubric_dir, args.split, args.limit, progress=not args.no_progress)
     wall = time.time() - t0
     stats = client.stats
+    n_used = stats.calls + stats.cache_hits
     result = {"judge": cfg.name, "model": cfg.model, "judge_mode": "checklist", "prompt_sha256": prompt_sha(cfg),
               "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch and not cfg.base_url else None,
               "command": "python judge/checklist_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               **res, "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
-              "wall_s": round(wall, 1), "s_per_check": round(stats.request_s / max(1, stats.calls), 3) if stats.calls else None,
+              "wall_s": round(wall, 1),
+              # mean latency per check: this run's calls plus the latencies the cache recorded when its hits were asked
+              "s_per_check": round((stats.request_s + stats.cached_request_s) / n_used, 3) if n_used else None,
+              "recorded_request_s": round(stats.request_s + stats.cached_request_s, 1),
               "hardware": hardware(), "labels": "judge/rubric/v2 (AI annotators; see judge/rubric/v2/agreement.json)"}
     out = args.out or RESULTS_DIR / "judgments" / f"checklist-calibration-{cfg.name}-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

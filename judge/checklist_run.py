@@ -3,8 +3,8 @@
 Every answer of both models is graded alone (judge/checklist.py; the grades are cached, so the
 pairwise and hallucination passes share their calls). Pairwise: per item the candidate wins when
 its score beats the baseline's by more than the tie margin; there is no A/B order, so no position
-bias to measure. Hallucination: an answer is hallucinated when its risk exceeds the threshold.
-Margin and threshold come from ``calibrate`` (judge/checklist_calibrate.py: agreement measured
+bias to measure. Hallucination: an answer is hallucinated when the learned P(hallucinated)
+(judge.checklist.RiskModel) exceeds 0.5. Margin and risk model come from ``calibrate`` (judge/checklist_calibrate.py: agreement measured
 out-of-fold on the test split of label set v2, the values for new answers fitted on all its rows).
 """
 
@@ -34,11 +34,29 @@ def grade_all(run: Run, jobs: list[tuple[EvalItem, str, str]], desc: str) -> lis
     return run.client.map(lambda j: checklist.grade(run.client, j[0], j[2]), jobs, desc=desc, progress=run.progress)
 
 
-def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, threshold: float) -> dict[str, Any]:
-    verdict = ERROR if g.errors else (HALLUCINATED if g.risk > threshold else CLEAN)
+def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, risk_model: checklist.RiskModel | None,
+                  threshold: float = 0.5) -> dict[str, Any]:
+    """One answer's verdict: P(hallucinated) from the calibrated risk model (else the rule risk) > threshold."""
+    risk = risk_model.predict(checklist.features(item, g)) if risk_model else g.risk
+    verdict = ERROR if g.errors else (HALLUCINATED if risk > threshold else CLEAN)
     return {"id": str(item.id), "model": model, "answerable": item.answerable, "verdict": verdict,
-            "risk": round(g.risk, 4), "coverage": round(g.coverage, 4), "score": round(g.score, 4), "fired": g.fired,
-            "declines": g.p.get("declines"), "threshold": threshold, "p": g.p, "errors": g.errors}
+            "risk": round(risk, 4), "rule_risk": round(g.risk, 4), "coverage": round(g.coverage, 4),
+            "score": round(g.score, 4), "fired": g.fired, "declines": g.p.get("declines"), "threshold": threshold,
+            "risk_model": risk_model is not None, "p": g.p, "errors": g.errors}
+
+
+def risk_model(run: Run) -> checklist.RiskModel | None:
+    """The risk model that ``calibrate`` fitted for this judge (results/calibration.json), else None (warned)."""
+    path = run.out_dir / "calibration.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    params = (data.get("hallucination") or {}).get("risk_model") if data.get("judge") == run.judge else None
+    if not params:
+        from judge.runner import warn
+
+        warn(f"no fitted risk model for checklist judge {run.judge!r} in {path}: using the rule risk > 0.5 "
+             "(run `calibrate` first)")
+        return None
+    return checklist.RiskModel(**{**params, "features": tuple(params["features"])})
 
 
 def do_pairwise(run: Run) -> dict[str, Any]:
@@ -94,9 +112,9 @@ def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     items = run.items()
     names = run.model_names()
     jobs = [(items[i], n, a[i]["answer"]) for i in ids for n, a in zip(names, (base, cand), strict=True)]
-    threshold = run.threshold("hallucination")
+    model = risk_model(run)
     grades = grade_all(run, jobs, "checklist (hallucination)")
-    records = [answer_record(item, model, g, threshold) for (item, model, _), g in zip(jobs, grades, strict=True)]
+    records = [answer_record(item, name, g, model) for (item, name, _), g in zip(jobs, grades, strict=True)]
     path = run.write_records("hallucination", records)
     by_model = {n: [r for r in records if r["model"] == n] for n in names}
     b = {r["id"]: r["verdict"] == HALLUCINATED for r in by_model[names[0]] if r["verdict"] != ERROR}
@@ -108,7 +126,7 @@ def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                    "overall": stats.paired_bootstrap_diff([b[i] for i in both], [t[i] for i in both],
                                                           seed=run.seed, n_resamples=run.resamples)},
                "baseline": names[0], "candidate": names[1], "missing_answers": missing, "records": str(path),
-               "threshold": threshold}
+               "risk_model": model is not None}
     return summary, records
 
 

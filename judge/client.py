@@ -54,6 +54,7 @@ class ClientStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     request_s: float = 0.0  # summed request latency of fresh calls
+    cached_request_s: float = 0.0  # summed latency the cache recorded for the hits (what they cost when asked)
     errors: list[str] = field(default_factory=list)
 
 
@@ -132,7 +133,7 @@ class JudgeClient:
         key = cache_key(messages, self.cfg.model, decoding)
         hit = self.cache.get(key)
         if hit is not None:
-            self._count(cache_hits=1)
+            self._count(cache_hits=1, cached_request_s=float(hit.get("latency_s") or 0.0))
             return {**hit, "cached": True, "cache_key": key}
         self._count(cache_misses=1)
         if self.unreachable:

@@ -5,11 +5,13 @@
 
 Reads the test-split agreement files that judge/checklist_calibrate.py and
 judge/holistic_calibrate.py wrote (results/judgments/{checklist,holistic}-calibration-<judge>-test.json)
-and estimates what judging the main run (both models' answers to every eval item) costs each judge
-from its measured seconds per call and the calls that run needs (checklist: every check of every
-item, twice; holistic: one hallucination call per answer and two orders per pair). The default is
-the judge with the best agreement (mean of hallucination and pairwise kappa) among those whose
-estimate is within the budget (15 min for 200 answers on the 2-core CPU default).
+and what judging the main run (both models' answers to the 100 eval items, 200 answers) costs each
+judge: measured side by side by scripts/bench_judges.py (results/bench_judges.json) where that
+benchmark has the judge, else estimated from the calibration run's seconds per call and the calls
+the main run needs (checklist: every check of every item, twice; holistic: one hallucination call
+per answer and two orders per pair). The default is the judge with the best agreement (mean of
+hallucination and pairwise kappa) among those within the budget (15 min for 200 answers on the
+2-core CPU default).
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ def main_run_calls(items: list[EvalItem], mode: str) -> int:
     return 2 * len(items) + 2 * len(items)
 
 
-def row(res: dict[str, Any], items: list[EvalItem], path: Path) -> dict[str, Any]:
+def row(res: dict[str, Any], items: list[EvalItem], path: Path, bench: dict[str, dict[str, Any]]) -> dict[str, Any]:
     h, p, c = res.get("hallucination") or {}, res.get("pairwise") or {}, res.get("checklist") or {}
     s_call = res.get("s_per_check") or res.get("s_per_call")
     calls = main_run_calls(items, res["judge_mode"])
     kappas = [k for k in (h.get("kappa"), p.get("kappa")) if k is not None]
+    b = bench.get(res["judge"]) or {}
     return {"judge": res["judge"], "mode": res["judge_mode"], "model": res["model"], "dtype": res.get("dtype"),
             "check_auc": c.get("auc"), "hallucination_kappa": h.get("kappa"), "hallucination_accuracy": h.get("accuracy"),
             "pairwise_kappa": p.get("kappa"), "pairwise_accuracy": p.get("accuracy"),
@@ -54,6 +57,7 @@ def row(res: dict[str, Any], items: list[EvalItem], path: Path) -> dict[str, Any
             "n_answers": h.get("n"), "n_pairs": p.get("n"), "calls": res.get("calls"), "wall_s": res.get("wall_s"),
             "s_per_call": s_call, "main_run_calls": calls, "main_run_answers": 2 * len(items),
             "main_run_estimate_s": round(calls * s_call, 0) if s_call else None,
+            "bench_200_answers_s": b.get("estimate_200_answers_s"), "bench_s_per_call": b.get("s_per_call"),
             "mean_kappa": sum(kappas) / len(kappas) if kappas else None,
             "cpu": (res.get("hardware") or {}).get("cpu_model"),
             "cpu_bf16_flags": (res.get("hardware") or {}).get("cpu_bf16_flags"),
@@ -61,9 +65,15 @@ def row(res: dict[str, Any], items: list[EvalItem], path: Path) -> dict[str, Any
             "command": res.get("command")}
 
 
+def minutes_200(r: dict[str, Any]) -> float | None:
+    """Seconds for 200 answers: the side-by-side benchmark where it has the judge, else the estimate."""
+    if r.get("bench_200_answers_s") is not None:
+        return r["bench_200_answers_s"]
+    return r["main_run_estimate_s"] * 200 / r["main_run_answers"] if r.get("main_run_estimate_s") is not None else None
+
+
 def choose(rows: list[dict[str, Any]]) -> str | None:
-    fits = [r for r in rows if r["main_run_estimate_s"] is not None
-            and r["main_run_estimate_s"] * 200 / r["main_run_answers"] <= BUDGET_S and r["mean_kappa"] is not None]
+    fits = [r for r in rows if (s := minutes_200(r)) is not None and s <= BUDGET_S and r["mean_kappa"] is not None]
     return max(fits, key=lambda r: r["mean_kappa"])["judge"] if fits else None
 
 
@@ -72,15 +82,16 @@ def table(rows: list[dict[str, Any]], default: str | None) -> str:
         return "n/a" if x is None else format(x, fmt)
 
     lines = ["| Judge | Mode | Model (dtype) | Check AUC | Halluc. κ | Halluc. acc. | Pairwise κ | Pairwise acc. "
-             "| Clear-winner agreement | Calls | Wall (s) | s / call | 200 answers (est.) | CPU |",
+             "| Clear-winner agreement | Calls | Wall (s) | s / call | 200 answers | CPU |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        est = r["main_run_estimate_s"] * 200 / r["main_run_answers"] / 60 if r["main_run_estimate_s"] else None
+        secs = minutes_200(r)
+        est = f"{secs / 60:.1f} min" + ("" if r.get("bench_200_answers_s") is not None else " (est.)") if secs else "n/a"
         name = f"**{r['judge']}** (default)" if r["judge"] == default else r["judge"]
         lines.append(f"| {name} | {r['mode']} | {r['model']} ({r['dtype'] or 'endpoint'}) | {f(r['check_auc'])} | "
                      f"{f(r['hallucination_kappa'])} | {f(r['hallucination_accuracy'], '.0%')} | {f(r['pairwise_kappa'])} | "
                      f"{f(r['pairwise_accuracy'], '.0%')} | {f(r['clear_winner_agreement'], '.0%')} | {r['calls']} | "
-                     f"{f(r['wall_s'], '.0f')} | {f(r['s_per_call'])} | {f(est, '.1f')} min | {r['cpu']} "
+                     f"{f(r['wall_s'], '.0f')} | {f(r['s_per_call'])} | {est} | {r['cpu']} "
                      f"({', '.join(r['cpu_bf16_flags'] or []) or 'no native bf16'}) |")
     return "\n".join(lines)
 
@@ -96,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         sorted(args.judgments.glob(f"holistic-calibration-*-{args.split}.json"))
     if not files:
         p.error(f"no *-calibration-*-{args.split}.json in {args.judgments}: run judge/checklist_calibrate.py first")
-    rows = [row(json.loads(f.read_text()), items, f) for f in files]
+    bench_file = RESULTS_DIR / "bench_judges.json"
+    bench = {b["judge"]: b for b in json.loads(bench_file.read_text())["judges"]} if bench_file.is_file() else {}
+    rows = [row(json.loads(f.read_text()), items, f, bench) for f in files]
     default = choose(rows)
     result = {"command": "python judge/compare_judges.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "split": args.split, "budget_s_per_200_answers": BUDGET_S, "default": default,
-              "rule": "best mean of hallucination and pairwise kappa (out-of-fold) among judges whose estimate for "
-                      "200 answers is within the budget", "judges": rows,
+              "rule": "best mean of hallucination and pairwise kappa (out-of-fold) among judges that judge 200 "
+                      "answers within the budget (scripts/bench_judges.py, else estimated)", "judges": rows,
+              "bench": bench_file.name if bench else None,
               "labels": "judge/rubric/ label set v2 (AI annotators)"}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(table(rows, default) + "\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """LLM-judge harness: pairwise win rate and hallucination rate, calibrated against human labels.
 
-    python judge/run.py all                      # calibrate + pairwise + hallucination (CPU default judge)
+    python judge/run.py all                      # calibrate + pairwise + hallucination (CPU default judge, checklist)
     python judge/run.py pairwise --limit 10      # first 10 eval questions only
     python judge/run.py hallucination --ids it-001,kb-007
     python judge/run.py calibrate --judge vllm-qwen7b
@@ -44,7 +44,7 @@ from judge.client import JudgeClient, JudgeUnreachableError  # noqa: E402
 from judge.config import ConfigError, load_config  # noqa: E402
 from judge.inputs import RUBRIC_DIR, InputError  # noqa: E402
 from judge.launch import judge_endpoint  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env  # noqa: E402
 from supportbot.serve.process import ServerStartError  # noqa: E402
 from supportbot.vllm_server import VllmServerError  # noqa: E402
@@ -61,7 +61,7 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("judge")
-    g.add_argument("--judge", default="local-qwen0.5b", help="config name in judge/configs/ or a YAML path")
+    g.add_argument("--judge", default=DEFAULT_JUDGE, help="config name in judge/configs/ or a YAML path (default: %(default)s)")
     g.add_argument("--judge-base-url", help="override the config's OpenAI-compatible base URL")
     g.add_argument("--judge-model", help="override the config's model name")
     g.add_argument("--verdict-mode", choices=["json", "logprobs"], help="override the config's verdict mode")

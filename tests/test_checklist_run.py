@@ -60,17 +60,35 @@ def _item(answerable: bool = True) -> EvalItem:
 
 def test_answer_records_and_summary() -> None:
     ok = checklist.AnswerGrade("q1", p={"declines": 0.9}, coverage=0.8, risk=0.2, fired="forbidden:1")
-    bad = checklist.AnswerGrade("q1", coverage=0.1, risk=0.9, fired="fact:1:contradicted")
+    bad = checklist.AnswerGrade("q1", coverage=0.1, risk=0.9, fired="unsupported")
     broken = checklist.AnswerGrade("q1", errors=["fact:1:stated: JudgeCallError: refused"])
-    recs = [checklist_run.answer_record(_item(False), "m", ok, 0.5), checklist_run.answer_record(_item(), "m", bad, 0.5),
-            checklist_run.answer_record(_item(), "m", broken, 0.5)]
+    recs = [checklist_run.answer_record(_item(False), "m", ok, None), checklist_run.answer_record(_item(), "m", bad, None),
+            checklist_run.answer_record(_item(), "m", broken, None)]
     assert [r["verdict"] for r in recs] == [checklist_run.CLEAN, checklist_run.HALLUCINATED, ERROR]
     s = checklist_run.summarize_model(recs, seed=0, n_resamples=200)
     assert s["n"] == 3 and s["n_scored"] == 2 and s["n_failed"] == 1
     assert s["hallucination_rate_overall"]["estimate"] == pytest.approx(0.5)
-    assert s["fired_by_check_kind"] == {"contradicted": 1}
+    assert s["fired_by_check_kind"] == {"unsupported": 1}
     assert s["unanswerable"] == {"n": 1, "correct_escalation_rate": 1.0}
     assert s["severe_rate"] is None  # the checklist does not separate minor from severe
+
+
+def test_risk_model_learns_and_matches_sklearn() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, len(checklist.FEATURES)))
+    y = list(x[:, 0] + 0.3 * x[:, 1] > 0.7)
+    m = checklist.RiskModel.fit(x.tolist(), y)
+    xs = (x - x.mean(0)) / x.std(0)
+    ref = LogisticRegression(C=1.0).fit(xs, y).predict_proba(xs)[:, 1]
+    assert [m.predict(list(r)) for r in x] == pytest.approx(list(ref), abs=1e-6)
+    assert np.mean([(m.predict(list(r)) > 0.5) == t for r, t in zip(x, y, strict=True)]) > 0.85
+    const = checklist.RiskModel.fit(x[:5].tolist(), [True] * 5)
+    assert const.predict(list(x[0])) > 0.99 and const.coef == [0.0] * len(checklist.FEATURES)
+    # out-of-fold probabilities never come from a model that saw the row
+    prob = cc.oof_risk(x.tolist(), y)
+    assert ((prob > 0.5) == np.array(y)).mean() > 0.8
 
 
 def test_pairwise_summary_without_orders() -> None:
@@ -89,8 +107,11 @@ def test_default_is_best_agreement_within_budget() -> None:
             {"judge": "unmeasured", "main_run_estimate_s": None, "main_run_answers": 200, "mean_kappa": 0.9}]
     assert compare_judges.choose(rows) == "fast-ok"
     assert compare_judges.choose(rows[:1]) is None
+    # a side-by-side benchmark overrides the estimate
+    assert compare_judges.choose([rows[0] | {"bench_200_answers_s": 800}, rows[1]]) == "slow-good"
+    assert compare_judges.choose([rows[1] | {"bench_200_answers_s": 1000}, rows[2]]) == "fast-bad"
     items = [_item(), _item(False)]
-    assert compare_judges.main_run_calls(items, "checklist") == 2 * (4 + 4)
+    assert compare_judges.main_run_calls(items, "checklist") == 2 * (3 + 3)
     assert compare_judges.main_run_calls(items, "holistic") == 8
 
 
@@ -142,14 +163,14 @@ def test_checklist_all_grades_each_answer_once_and_reruns_from_cache(workspace: 
                 "--cache", str(workspace / "cache.jsonl"), "--no-progress", "--resamples", "500"]
         assert cli.main(args) == 0
         summary = json.loads((workspace / "out" / "judge_summary.json").read_text())
-        # calibration: 3 distinct labelled answers x 4 checks; main run: 4 answers, 3 of them labelled (cached)
-        assert summary["judge_usage"]["calls"] == 3 * 4 + 1 * 4 and summary["judge_mode"] == "checklist"
+        # calibration: 3 distinct labelled answers x 3 checks; main run: 4 answers, 3 of them labelled (cached)
+        assert summary["judge_usage"]["calls"] == 3 * 3 + 1 * 3 and summary["judge_mode"] == "checklist"
         calib = json.loads((workspace / "out" / "calibration.json").read_text())
         assert calib["checklist"]["n"] == 2 and calib["hallucination"]["out_of_fold"] is True
         assert calib["hallucination"]["threshold"] is not None and calib["pairwise"]["n"] == 1
         recs = read_jsonl(workspace / "out" / "judgments" / "hallucination-e2e-checklist.jsonl")
         assert len(recs) == 4 and all(r["verdict"] in (checklist_run.CLEAN, checklist_run.HALLUCINATED) for r in recs)
-        assert all(set(r["p"]) == {"fact:1:stated", "fact:1:contradicted", "forbidden:1", "declines"} for r in recs)
+        assert all(set(r["p"]) == {"fact:1:stated", "forbidden:1", "declines"} for r in recs)
         p = summary["pairwise"]
         assert p["wins"] + p["ties"] + p["losses"] == 2 and p["position_consistency"] is None
         assert set(summary["hallucination"]["corrected_overall_rate"]) == {"base", "tuned"}

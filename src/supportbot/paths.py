@@ -14,6 +14,8 @@ RESULTS_DIR = ROOT / "results"
 CONFIGS_DIR = ROOT / "axolotl_configs"
 
 DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"
+# the CPU default judge (judge/configs/<name>.yaml), chosen by judge/compare_judges.py (results/judge_comparison.json)
+DEFAULT_JUDGE = "local-qwen1.5b-checklist"
 
 
 def load_prompt(name: str) -> str:
