@@ -224,8 +224,26 @@ def pair_level(p_labels: list[dict], grades: dict[str, checklist.AnswerGrade]) -
             "accuracy": float(np.mean([a == b for a, b in zip(plabel, ppred, strict=True)])),
             "clear_winner_pairs": len(clear),
             "clear_winner_agreement": float(np.mean([ppred[i] == plabel[i] for i in clear])) if clear else None,
+            "by_pair_kind": by_pair_kind(p_labels, plabel, ppred),
             "margins_per_fold": margins, "folds": FOLDS, "out_of_fold": True,
             "threshold": fit_margin(diff, plabel, MARGINS), "threshold_note": "tie margin fitted on every row of the split"}
+
+
+def by_pair_kind(p_labels: list[dict], truth: list[str], pred: list[str]) -> dict[str, dict[str, Any]]:
+    """Out-of-fold agreement split by what was compared: a control answer against a model answer, or two models."""
+    out: dict[str, dict[str, Any]] = {}
+    for r, t, v in zip(p_labels, truth, pred, strict=True):
+        kind = "model_vs_model" if all(str(r.get(k, "")).startswith("model:") for k in ("source_a", "source_b")) \
+            else "control_vs_model"
+        d = out.setdefault(kind, {"n": 0, "agree": 0, "clear": 0, "clear_agree": 0})
+        d["n"] += 1
+        d["agree"] += t == v
+        d["clear"] += t != "tie"
+        d["clear_agree"] += t != "tie" and t == v
+    for d in out.values():
+        d["accuracy"] = d["agree"] / d["n"]
+        d["clear_winner_agreement"] = d["clear_agree"] / d["clear"] if d["clear"] else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,9 @@ def row(res: dict[str, Any], items: list[EvalItem], path: Path, bench: dict[str,
             "check_auc": c.get("auc"), "hallucination_kappa": h.get("kappa"), "hallucination_accuracy": h.get("accuracy"),
             "pairwise_kappa": p.get("kappa"), "pairwise_accuracy": p.get("accuracy"),
             "clear_winner_agreement": p.get("clear_winner_agreement"),
-            "n_answers": h.get("n"), "n_pairs": p.get("n"), "calls": res.get("calls"), "wall_s": res.get("wall_s"),
+            "n_answers": h.get("n"), "n_pairs": p.get("n"),
+            # judgments the calibration used (fresh calls + cache hits) and their recorded request time
+            "calls": (res.get("calls") or 0) + (res.get("cache_hits") or 0), "wall_s": res.get("recorded_request_s"),
             "s_per_call": s_call, "main_run_calls": calls, "main_run_answers": 2 * len(items),
             "main_run_estimate_s": round(calls * s_call, 0) if s_call else None,
             "bench_200_answers_s": b.get("estimate_200_answers_s"), "bench_s_per_call": b.get("s_per_call"),
@@ -82,7 +84,8 @@ def table(rows: list[dict[str, Any]], default: str | None) -> str:
         return "n/a" if x is None else format(x, fmt)
 
     lines = ["| Judge | Mode | Model (dtype) | Check AUC | Halluc. κ | Halluc. acc. | Pairwise κ | Pairwise acc. "
-             "| Clear-winner agreement | Calls | Wall (s) | s / call | 200 answers | CPU |",
+             "| Clear-winner agreement | Calibration judgments | Calibration request time (s) | s / call (calibration) "
+             "| 200 answers (scripts/bench_judges.py) | CPU |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         secs = minutes_200(r)

@@ -74,6 +74,8 @@ class Launch(BaseModel):
     # vllm: "auto" = bfloat16 where the CPU has native bf16 (avx512_bf16 / amx_bf16) or on CUDA, else float32
     # (bf16 is emulated and slow without those flags); or name one explicitly
     dtype: Literal["auto", "float32", "bfloat16"] = "float32"
+    # vllm --block-size (CPU default 128): smaller KV blocks let the prefix cache reuse more of a shared prefix
+    block_size: int | None = Field(None, ge=16)
 
 
 class JudgeConfig(BaseModel):

@@ -30,7 +30,7 @@ for _p in (_HERE.parent / "src", _HERE.parent):
 from judge import calibrate as cal  # noqa: E402
 from judge import hallucination as hal  # noqa: E402
 from judge import pairwise as pw  # noqa: E402
-from judge.checklist_calibrate import FOLDS, RUBRIC, folds, load_labels  # noqa: E402
+from judge.checklist_calibrate import FOLDS, RUBRIC, by_pair_kind, folds, load_labels  # noqa: E402
 from judge.client import JudgeClient  # noqa: E402
 from judge.config import load_config  # noqa: E402
 from judge.inputs import EvalItem, HallucinationLabel, PairwiseLabel  # noqa: E402
@@ -86,7 +86,9 @@ def pairwise_agreement(client: JudgeClient, items: dict[str, EvalItem], rows: li
     m = cal.pairwise_metrics(rubric, records)
     to_ab = {"x": "A", "y": "B", "tie": "tie"}
     clear = [(r.label, to_ab.get(rec["winner"])) for r, rec in zip(rubric, records, strict=True) if r.label != "tie"]
+    scored = [(r, to_ab[rec["winner"]]) for r, rec in zip(rows, records, strict=True) if rec["winner"] in to_ab]
     return {"n": m["n_scored"], "kappa": m["kappa"], "accuracy": m["accuracy"], "clear_winner_pairs": len(clear),
+            "by_pair_kind": by_pair_kind([r for r, _ in scored], [r["label"] for r, _ in scored], [v for _, v in scored]),
             "clear_winner_agreement": sum(t == p for t, p in clear) / len(clear) if clear else None,
             "position_consistency": m["position_consistency"], "first_position_rate": m["first_position_rate"],
             "n_unparseable": m["n_unparseable"], "n_failed": m["n_failed"],

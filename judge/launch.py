@@ -75,7 +75,8 @@ def _serve(cfg: JudgeConfig) -> Iterator[str]:
 
     vcfg = vllm_server.VllmConfig(model_dir=model_dir, name=cfg.model, port=0,
                                    enforce_eager=cfg.launch.enforce_eager, max_model_len=cfg.launch.max_model_len,
-                                   dtype=launch_dtype(cfg.launch.dtype))
+                                   dtype=launch_dtype(cfg.launch.dtype),
+                                   extra_args=["--block-size", str(cfg.launch.block_size)] if cfg.launch.block_size else [])
     vllm_server.start(vcfg, timeout=cfg.launch.timeout_s)
     try:
         yield vcfg.url

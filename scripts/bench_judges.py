@@ -4,7 +4,8 @@
     python scripts/bench_judges.py                    # -> results/bench_judges.json
     python scripts/bench_judges.py --items 4 --judges local-qwen1.5b-checklist local-qwen1.5b-checklist@float32
 
-For every judge (a config name; ``name@float32`` / ``name@bfloat16`` overrides its ``launch.dtype``) the
+For every judge (a config name; ``name@float32`` / ``name@bfloat16`` overrides its ``launch.dtype``,
+``name@c2`` its ``concurrency``, ``name@b32`` the vLLM KV block size; several as ``name@float32@c2``) the
 base and tuned answers to the first ``--items`` eval items (results/answers/) are judged from an empty,
 temporary cache, exactly as ``judge/run.py all`` judges them: a checklist judge grades each answer
 once; a holistic judge makes one hallucination call per answer and two pairwise calls (both orders)
@@ -42,10 +43,17 @@ CANDIDATES = ["local-qwen1.5b-checklist", "local-qwen0.5b-checklist", "local-qwe
 
 
 def config(spec: str) -> JudgeConfig:
-    name, _, dtype = spec.partition("@")
+    name, *overrides = spec.split("@")
     cfg = load_config(name)
-    if dtype and cfg.launch:
-        cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"dtype": dtype})})
+    for o in overrides:
+        if o in ("float32", "bfloat16", "auto") and cfg.launch:
+            cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"dtype": o})})
+        elif o.startswith("b") and o[1:].isdigit() and cfg.launch:
+            cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"block_size": int(o[1:])})})
+        elif o.startswith("c") and o[1:].isdigit():
+            cfg = cfg.model_copy(update={"concurrency": int(o[1:])})
+        else:
+            raise SystemExit(f"error: unknown override {o!r} in {spec!r} (float32, bfloat16, auto, b<block size> or c<N>)")
     return cfg
 
 
@@ -59,11 +67,11 @@ def bench_one(spec: str, items: list, base: dict, tuned: dict) -> dict[str, Any]
         start_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         if cfg.judge_mode == "checklist":
-            for it in items:
-                for ans in (base, tuned):
-                    g = checklist.grade(client, it, ans[str(it.id)]["answer"])
-                    if g.errors:
-                        raise RuntimeError(f"{spec}: {g.errors[0]}")
+            jobs = [(it, ans[str(it.id)]["answer"]) for it in items for ans in (base, tuned)]
+            grades = client.map(lambda j: checklist.grade(client, j[0], j[1]), jobs, desc=spec, progress=False)
+            errors = [e for g in grades for e in g.errors]
+            if errors:
+                raise RuntimeError(f"{spec}: {errors[0]}")
         else:
             jobs = [(it, m, a[str(it.id)]["answer"]) for it in items for m, a in (("base", base), ("tuned", tuned))]
             hal.judge_answers(client, jobs, progress=False)
@@ -73,7 +81,8 @@ def bench_one(spec: str, items: list, base: dict, tuned: dict) -> dict[str, Any]
         stats = client.stats
         client.close()
     n_answers = 2 * len(items)
-    return {"judge": spec, "mode": cfg.judge_mode, "model": cfg.model,
+    return {"judge": spec, "mode": cfg.judge_mode, "model": cfg.model, "concurrency": cfg.concurrency,
+            "block_size": cfg.launch.block_size if cfg.launch else None,
             "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch else None, "server_start_s": round(start_s, 1),
             "answers": n_answers, "calls": stats.calls, "failures": stats.failures, "judge_s": round(judge_s, 1),
             "s_per_call": round(judge_s / max(1, stats.calls), 3), "s_per_answer": round(judge_s / n_answers, 2),

@@ -28,6 +28,21 @@ def test_launch_dtype_follows_the_cpu() -> None:
     assert launch_dtype("float32", cuda=False, flags=["amx_bf16"]) == "float32"
 
 
+def test_launch_block_size_reaches_the_vllm_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from judge import launch
+    from judge.config import load_config
+    from supportbot import vllm_server
+
+    seen = {}
+    monkeypatch.setattr(vllm_server, "start", lambda vcfg, timeout: seen.setdefault("argv", vllm_server.build_command(vcfg)))
+    monkeypatch.setattr(vllm_server, "stop", lambda *a, **k: None)
+    cfg = load_config("local-qwen0.5b-checklist")
+    with launch._serve(cfg):
+        pass
+    argv = seen["argv"]
+    assert argv[argv.index("--block-size") + 1] == str(cfg.launch.block_size) == "32"
+
+
 def test_split_is_by_item_and_about_thirty_percent_dev() -> None:
     ids = [r["id"] for r in read_jsonl(DATA_DIR / "eval.jsonl")]
     dev = [i for i in ids if split_of(i) == "dev"]
@@ -51,6 +66,15 @@ def test_out_of_fold_threshold_and_margin() -> None:
     truth2[-1] = False
     pred2, _ = cc.cv_threshold(score, truth2, cc.THRESHOLDS)
     assert pred2[-1]
+
+
+def test_pair_agreement_by_kind() -> None:
+    rows = [{"source_a": "model:base", "source_b": "model:tuned"}, {"source_a": "control:reference", "source_b": "model:base"},
+            {"source_a": "model:tuned", "source_b": "model:base"}]
+    out = cc.by_pair_kind(rows, ["A", "A", "tie"], ["tie", "A", "tie"])
+    assert out["model_vs_model"] == {"n": 2, "agree": 1, "clear": 1, "clear_agree": 0, "accuracy": 0.5,
+                                     "clear_winner_agreement": 0.0}
+    assert out["control_vs_model"]["accuracy"] == 1.0
 
 
 def _item(answerable: bool = True) -> EvalItem:
