@@ -57,7 +57,7 @@ def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = No
         "tuned < base", None if b is None or c is None else b - c > t["bits_per_byte_drop_min"])
 
     kh, kp = _get(summary, "calibration", "hallucination", "kappa"), _get(summary, "calibration", "pairwise", "kappa")
-    row("Judge agreement with manual labels (Cohen's κ)", "", "n/a" if kh is None or kp is None
+    row("Judge agreement with the labels (Cohen's κ)", "", "n/a" if kh is None or kp is None
         else f"hallucination {kh:.2f}, pairwise {kp:.2f}", f">= {t['judge_kappa_min']:.2f} on both",
         None if kh is None or kp is None else min(kh, kp) >= t["judge_kappa_min"])
 

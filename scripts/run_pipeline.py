@@ -40,7 +40,7 @@ from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
 from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, DEFAULT_JUDGE, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
 from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
 from supportbot.serve.process import ServerProcess  # noqa: E402
-from supportbot.stages import Stage, StageRunner, last_seconds  # noqa: E402
+from supportbot.stages import UP_TO_DATE, Stage, StageRunner, last_seconds  # noqa: E402
 from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
 
 PY = sys.executable
@@ -124,10 +124,14 @@ def all_answered(out: Path, name: str, fingerprint: str, limit: int | None, deco
         return False
 
 
-def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> None:
-    """Serve each model in turn and answer the eval questions (eval/generate.py, resumable)."""
+def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> str | None:
+    """Serve each model in turn and answer the eval questions (eval/generate.py, resumable).
+
+    Returns ``UP_TO_DATE`` when every answer was already there (no model served), so the stage timing keeps
+    the time of the run that generated them."""
     answers_dir.mkdir(parents=True, exist_ok=True)
     decoding = eval_decoding()
+    served_any = False
     for name, model_dir in models.items():
         out = answers_dir / f"{name}.jsonl"
         fingerprint = weights_fingerprint(model_dir)
@@ -137,6 +141,7 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
             continue
         # CPU: --enforce-eager (start-up ~30 s instead of ~90 s, decode ~10 % slower) and 48 requests in flight;
         # measured in results/bench_generate_modes.json. On a GPU torch.compile/CUDA graphs pay off.
+        served_any = True
         with served(engine, name, model_dir, enforce_eager=quick or not has_cuda()) as base_url:
             cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name, "--out", str(out),
                    "--concurrency", str(GENERATE_CONCURRENCY), "--model-fingerprint", fingerprint,
@@ -146,6 +151,7 @@ def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, li
                 cmd += ["--limit", str(limit)]
             print("  + " + " ".join(cmd), flush=True)
             subprocess.run(cmd, cwd=ROOT, check=True)
+    return None if served_any else UP_TO_DATE
 
 
 def judge_model_args(judge_cfg: Path) -> list[str]:

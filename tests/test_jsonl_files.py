@@ -97,7 +97,9 @@ def test_generate_sets_a_broken_last_line_aside_and_every_later_run_resumes(fake
     assert second.returncode == 0 and "5 already there, 0 new" in second.stderr, second.stderr
     rows = read_jsonl(out)
     assert sorted(r["id"] for r in rows) == [f"fx-00{i}" for i in range(1, 6)]
-    assert rejected_path(out).read_text() == lines[-1][:40] + "\n"
+    # the broken tail is kept as written, less trailing whitespace (which row comes last, and so whether the
+    # 40-character cut ends in a space, depends on the order the concurrent requests finished)
+    assert rejected_path(out).read_text() == lines[-1][:40].rstrip() + "\n"
 
 
 def test_generate_names_file_and_line_of_a_non_utf8_row(fake, tmp_path):

@@ -60,3 +60,32 @@ def test_hash_covers_folder_contents(tmp_path: Path):
     h1 = hash_paths([d])
     (d / "x").write_text("2")
     assert hash_paths([d]) != h1
+
+
+def test_a_stage_with_nothing_to_do_keeps_the_time_of_the_run_that_did_the_work(tmp_path: Path):
+    from supportbot.stages import UP_TO_DATE
+
+    src, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("a")
+    work = {"done": False}
+
+    def run() -> str | None:
+        if work["done"]:
+            return UP_TO_DATE
+        import time
+
+        time.sleep(0.3)
+        out.write_text("x")
+        work["done"] = True
+        return None
+
+    runner = StageRunner(tmp_path / "state")
+    runner.run(Stage("gen", run, inputs=[src], outputs=[out]), 1, 1)
+    first = runner.timings[-1]
+    assert first["status"] == "ran" and first["seconds"] >= 0.3
+    src.write_text("b")  # inputs change, but the stage finds its outputs complete
+    runner.run(Stage("gen", run, inputs=[src], outputs=[out]), 1, 1)
+    again = runner.timings[-1]
+    assert again["status"] == "skipped" and again["seconds_when_run"] == first["seconds"]
+    runner.run(Stage("gen", run, inputs=[src], outputs=[out]), 1, 1)  # now up to date by hash
+    assert runner.timings[-1]["seconds_when_run"] == first["seconds"]

@@ -42,6 +42,9 @@ def last_seconds(entry: dict[str, Any]) -> float | None:
     return entry.get("seconds") if entry.get("status") == "ran" else entry.get("seconds_when_run")
 
 
+UP_TO_DATE = "up to date"  # a Python stage returns this when it found nothing to do (e.g. every answer already there)
+
+
 @dataclass
 class Stage:
     """One pipeline step: ``run`` is a command (list of args) or a Python callable."""
@@ -87,7 +90,9 @@ class StageRunner:
         print(f"{label}: running", flush=True)
         started = time.time()
         if callable(stage.run):
-            stage.run()
+            if stage.run() == UP_TO_DATE:
+                self._nothing_done(stage, input_hash, label)
+                return
         else:
             print("  + " + shlex.join(stage.run), flush=True)
             proc = subprocess.run(stage.run, cwd=ROOT, env=self.env)
@@ -101,6 +106,17 @@ class StageRunner:
         self._stamp(stage).write_text(json.dumps({"input_hash": input_hash, "seconds": seconds, "finished_at": time.time()}) + "\n")
         print(f"{label}: done in {seconds:.0f} s", flush=True)
         self.timings.append({"stage": stage.name, "status": "ran", "seconds": seconds})
+
+    def _nothing_done(self, stage: Stage, input_hash: str, label: str) -> None:
+        """The stage had nothing to do: record it as skipped and keep the time of the run that did the work."""
+        stamp = self._stamp(stage)
+        earlier = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"input_hash": input_hash, "seconds": earlier.get("seconds"),
+                                     "finished_at": earlier.get("finished_at")}) + "\n")
+        print(f"{label}: nothing to do (its outputs were already complete)", flush=True)
+        self.timings.append({"stage": stage.name, "status": "skipped", "seconds": 0.0,
+                             "seconds_when_run": earlier.get("seconds"), "finished_at": earlier.get("finished_at")})
 
     def run_all(self, stages: list[Stage]) -> list[dict[str, Any]]:
         """Run every stage in order; returns the timings."""
