@@ -42,10 +42,11 @@ def calibration_table(c: dict[str, Any]) -> str:
     h, p = c["hallucination"], c["pairwise"]
     if c.get("judge_mode") == "checklist":
         ck, ann = c.get("checklist") or {}, c.get("annotators") or {}
-        kinds = ", ".join(f"{k} {_num(v.get('auc'))} (n={v.get('n')})" for k, v in (ck.get("by_kind") or {}).items())
+        asked = {k: v for k, v in (ck.get("by_kind") or {}).items() if v.get("n")}  # probes the questions file asks
+        kinds = ", ".join(f"{k} {_num(v.get('auc'))} (n={v.get('n')})" for k, v in asked.items())
         lines = ["| Task (test split, out-of-fold) | n | Judge vs labels | Accuracy | Annotator vs annotator κ | Other |",
                  "|---|---|---|---|---|---|",
-                 f"| Checks (stated / contradicted / asserted) | {ck.get('n')} | AUC {_num(ck.get('auc'))} | | "
+                 f"| Checks ({' / '.join(asked) or 'none'}) | {ck.get('n')} | AUC {_num(ck.get('auc'))} | | "
                  f"{_num((ann.get('checks') or {}).get('kappa'))} | {kinds} |",
                  f"| Hallucination (yes/no) | {h.get('n')} | κ {_num(h.get('kappa'))} | {_num(h.get('accuracy'), '.1%')} | "
                  f"{_num((ann.get('hallucination') or {}).get('kappa'))} (4-class) | AUC {_num(h.get('auc'))}; sensitivity "
@@ -77,4 +78,4 @@ def judges_section(j: dict[str, Any]) -> dict[str, Any]:
 def judges_table(j: dict[str, Any]) -> str:
     from judge.compare_judges import table
 
-    return table(j["judges"], j.get("default")) + f"\n\nDefault rule: {j.get('rule')}. Command: `{j.get('command')}`."
+    return table(j["judges"], j.get("default")) + f"\n\nDefault rule: {j.get('rule')}. Command: `{str(j.get('command')).strip()}`."

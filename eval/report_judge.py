@@ -52,7 +52,8 @@ def pairwise_table(p: dict[str, Any]) -> str:
 
 def hallucination_section(js: dict[str, Any]) -> dict[str, Any]:
     h = js["hallucination"]
-    out: dict[str, Any] = {"judge": js["judge"], "status": js.get("status"), "models": {}}
+    out: dict[str, Any] = {"judge": js["judge"], "judge_mode": js.get("judge_mode", "holistic"), "status": js.get("status"),
+                           "models": {}}
     for name, m in h["models"].items():
         out["models"][name] = {k: m.get(k) for k in ("n", "n_scored", "attempted_rate", "hallucination_rate_attempted",
                                                      "hallucination_rate_overall", "severe_rate", "unanswerable")}
@@ -75,8 +76,12 @@ def hallucination_table(h: dict[str, Any]) -> str:
         lines.append(f"| base − tuned (paired) | | {_pct(d.get('attempted'))} | {_pct(d.get('overall'))} | | "
                      f"{_pct(d.get('severe'))} | |")
     lines.append("")
+    where = ("on the test split of label set v2, out-of-fold" if h.get("judge_mode") == "checklist"
+             else "on the manual rubric set")
+    note = (" The checklist judge does not separate minor from severe hallucinations, nor grade 'not attempted' on "
+            "answerable items (n/a)." if h.get("judge_mode") == "checklist" else "")
     lines.append(f"Judge: {h['judge']} ({h['status']}). Corrected rates use the judge's sensitivity and specificity "
-                 "measured on the manual rubric set.")
+                 f"measured {where}.{note}")
     return "\n".join(lines)
 
 
