@@ -121,6 +121,33 @@ def behaviour_table(b: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def retrieval_section(d: dict[str, Any]) -> dict[str, Any]:
+    """``retrieval.{recall_at_3, hit_at_3, mrr}`` of the chosen retriever (scripts/measure_retrieval.py)."""
+    c = d["chosen"]
+    run = next(r for r in d["runs"] if (r["method"], r["query_mode"], r["max_chars"]) == (c["method"], c["query_mode"], c["max_chars"]))
+    o = run["overall"]
+    return {"method": c["method"], "query_mode": c["query_mode"], "max_chars": c["max_chars"], "n": o["n"],
+            "recall_at_3": o["recall@3"], "hit_at_3": o["hit@3"], "hit_at_3_ci95": run.get("hit@3_ci95"), "mrr": o["mrr"],
+            "recall_at_1": o["recall@1"], "recall_at_5": o["recall@5"], "definitions": d.get("definitions"),
+            "command": c["command"], "why": c.get("why")}
+
+
+RETRIEVERS = {"hybrid": "BM25 + MiniLM, reciprocal-rank fusion", "bm25": "BM25, bm25s", "dense": "MiniLM embeddings"}
+
+
+def retrieval_table(r: dict[str, Any]) -> str:
+    ci = r.get("hit_at_3_ci95") or [None, None]
+    rows = [("Retriever (chosen by measured hit@3, then recall@3, then MRR)",
+             f"{r['method']} ({RETRIEVERS.get(r['method'], r['method'])}), query: {r['query_mode']} turns, "
+             f"chunks ≤ {r['max_chars']} characters"),
+            ("Eval items with kb_refs", str(r["n"])),
+            ("hit@3 (a chunk of a kb_refs file in the top 3) [95 % CI]", f"{r['hit_at_3']:.3f} [{ci[0]}, {ci[1]}]"),
+            ("recall@1 / @3 / @5 (share of the kb_refs files in the top k)",
+             f"{r['recall_at_1']:.3f} / {r['recall_at_3']:.3f} / {r['recall_at_5']:.3f}"),
+            ("MRR", f"{r['mrr']:.3f}"), ("Command", f"`{r['command']}`")]
+    return "| Retrieval over data/kb/ | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
 def lm_eval_table(lm: dict[str, Any]) -> str:
     lines = ["| Model | Reference bits/byte (lower is better) | n |", "|---|---|---|"]
     for name, r in lm["models"].items():
@@ -186,12 +213,13 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "training": ("training_manifest.json", training_section),
     "lm_eval": ("lm_eval.json", lambda d: d),
     "behaviour": ("behaviour.json", behaviour_section),
+    "retrieval": ("retrieval.json", retrieval_section),
     "pipeline_timing": ("pipeline_timing.json", lambda d: d),
     **JUDGE_SECTIONS,
 }
 # README order; the fresh-clone check sits next to the stage times it repeats on a clean checkout
 TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "behaviour": behaviour_table,
-                          "lm_eval": lm_eval_table, "pipeline_timing": timing_table,
+                          "lm_eval": lm_eval_table, "retrieval": retrieval_table, "pipeline_timing": timing_table,
                           "fresh_clone": JUDGE_TABLES["fresh_clone"], **JUDGE_TABLES}
 
 

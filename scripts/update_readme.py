@@ -31,6 +31,7 @@ HEADINGS = {
     "reference_check": "Judge-free reference check (sentence embeddings)",
     "behaviour": "Judge-free behaviour (`python eval/behaviour.py`; detectors in src/supportbot/behaviour.py)",
     "lm_eval": "lm-eval: reference-answer bits per byte",
+    "retrieval": "Retrieval over the knowledge base (`python scripts/measure_retrieval.py`; the retrieval arm is not built yet)",
     "training": "Training cost and time",
     "throughput": "Generation throughput (`python scripts/bench_generate.py`)",
     "serve_memory": "Serving base and tuned at once (`python scripts/bench_serve_memory.py`)",
