@@ -26,8 +26,10 @@ def test_quick_pipeline_writes_every_result(repo_root: Path, tmp_path: Path):
         rows = [json.loads(x) for x in (results / "answers" / f"{m}.jsonl").read_text().splitlines()]
         assert len(rows) == 6 and all(r["answer"].strip() and r["model_fingerprint"] for r in rows)
     summary = json.loads((results / "summary.json").read_text())
-    # benchmarks and the fresh-clone check are separate scripts; every pipeline output must be there
-    separate = [m for m in summary["missing"] if m.startswith("bench_") or m == "fresh_clone_check.json"]
+    # benchmarks, the fresh-clone check, the judge comparison and the retrieval measurement are separate scripts;
+    # every pipeline output must be there
+    by_scripts = ("fresh_clone_check.json", "judge_comparison.json", "retrieval.json")
+    separate = [m for m in summary["missing"] if m.startswith("bench_") or m in by_scripts]
     assert summary["missing"] == separate, summary["missing"]
     for section in ("training", "behaviour", "pairwise", "hallucination", "calibration", "lm_eval", "pipeline_timing"):
         assert section in summary, section
