@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""LLM-judge harness: pairwise win rate and hallucination rate, calibrated against human labels.
+"""LLM-judge harness: pairwise win rate and hallucination rate, calibrated against labelled answers (judge/rubric/).
 
     python judge/run.py all                      # calibrate + pairwise + hallucination (CPU default judge, checklist)
     python judge/run.py pairwise --limit 10      # first 10 eval questions only
@@ -50,9 +50,11 @@ from supportbot.serve.process import ServerStartError  # noqa: E402
 from supportbot.vllm_server import VllmServerError  # noqa: E402
 
 COMMANDS = {
-    "pairwise": "candidate vs baseline, both orders; W/T/L, win rate with bootstrap CI, length-controlled win rate",
-    "hallucination": "grade every answer 0/1/2/not_attempted; attempted, hallucination and severe rates with CIs",
-    "calibrate": "agreement with the human rubric sets (kappa, F1, confusion, Se/Sp, position bias); fits logprob thresholds",
+    "pairwise": "candidate vs baseline (holistic: both orders; checklist: each answer graded alone); W/T/L, win rate "
+                "with bootstrap CI, length-controlled win rate",
+    "hallucination": "grade every answer (holistic: 0/1/2/not_attempted; checklist: hallucinated or not); rates with CIs",
+    "calibrate": "agreement with the labels (holistic judges: the rubric sets, kappa, F1, Se/Sp, position bias, logprob "
+                 "thresholds; checklist judges: label set v2, check AUC and out-of-fold kappa, risk model, tie margin)",
     "all": "calibrate, pairwise and hallucination; Rogan-Gladen-corrected rates; judge_summary.json",
     "injection": "rejudge a sample of pairs with injected answers; verdict flip rate",
 }
