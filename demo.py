@@ -35,8 +35,8 @@ DEFAULT_TUNED_DIR = OUTPUTS_DIR / "smollm2-135m-lora-cpu" / "merged"
 Ask = Callable[[str, list[dict[str, str]], Callable[[str], None] | None], str]
 
 
-def local_asker(dirs: dict[str, Path], max_tokens: int) -> Ask:
-    """Answers from local model folders through the service's in-process backend."""
+def local_asker(dirs: dict[str, Path], max_tokens: int) -> tuple[Ask, Callable[[], None]]:
+    """Answers from local model folders through the service's in-process backend, and its close()."""
     from supportbot.serve.backends import TransformersBackend
     from supportbot.serve.batching import GenParams
 
@@ -47,7 +47,7 @@ def local_asker(dirs: dict[str, Path], max_tokens: int) -> Ask:
         cb = (lambda ev: on_delta(ev.delta) if ev.delta else None) if on_delta else None
         return backend.generate(model, messages, params, on_event=cb).text
 
-    return ask
+    return ask, backend.close
 
 
 def remote_asker(base_url: str, max_tokens: int) -> tuple[Ask, list[str]]:
@@ -166,6 +166,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     apply_safe_env()
+    close: Callable[[], None] = lambda: None  # noqa: E731
     if a.base_url:
         ask, served = remote_asker(a.base_url, a.max_tokens)
         models = choose_models(a, served)
@@ -176,12 +177,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no base model at {a.base_dir}: run `python scripts/bootstrap_model.py`", file=sys.stderr)
             return 2
         print(f"loading {', '.join(f'{m} ({dirs[m]})' for m in models)} …", file=sys.stderr, flush=True)
-        ask = local_asker({m: dirs[m] for m in models}, a.max_tokens)
+        ask, close = local_asker({m: dirs[m] for m in models}, a.max_tokens)
     session = Session(ask, models)
-    if a.question:
-        session.turn(" ".join(a.question))
-    else:
-        interactive(session)
+    try:
+        if a.question:
+            session.turn(" ".join(a.question))
+        else:
+            interactive(session)
+    finally:
+        close()  # join the in-process backend's worker threads before the interpreter exits
     return 0
 
 

@@ -263,8 +263,12 @@ class BatchWorker:
         with self._lock:
             self._admitted -= 1
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the batching thread after the batch in flight; wait for it, so no torch call outlives the caller
+        (a daemon thread inside torch at interpreter exit can abort the process)."""
         self._q.put(None)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _collect(self) -> list[GenRequest] | None:
         first = self._q.get()
