@@ -61,14 +61,8 @@ def folds(n: int, k: int = FOLDS, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n) % k
 
 
-THRESHOLDS = np.linspace(0.05, 0.95, 19)  # grid for a hallucinated-when-risk > t cut (cv_threshold)
 RISK_CUT = 0.5  # hallucinated when the learned P(hallucinated) > 0.5
 MARGINS = np.linspace(0.0, 0.5, 26)  # pair tie when |score difference| <= m
-
-
-def fit_threshold(score: np.ndarray, truth: np.ndarray, grid: np.ndarray) -> float:
-    """The grid threshold with the best accuracy on these rows."""
-    return float(grid[int(np.argmax([((score > t) == truth).mean() for t in grid]))])
 
 
 def _margin_kappa(diff: np.ndarray, truth: list[str], rows: list[int], m: float) -> float:
@@ -80,19 +74,6 @@ def fit_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray, rows: list[
     """The grid tie margin with the best kappa on ``rows`` (default all)."""
     rows = list(range(len(diff))) if rows is None else rows
     return float(max(grid, key=lambda m: _margin_kappa(diff, truth, rows, float(m))))
-
-
-def cv_threshold(score: np.ndarray, truth: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Out-of-fold binary predictions: each fold's threshold maximises accuracy on the other folds."""
-    f = folds(len(score))
-    pred = np.zeros(len(score), bool)
-    chosen = []
-    for k in range(FOLDS):
-        train = f != k
-        t = fit_threshold(score[train], truth[train], grid)
-        chosen.append(t)
-        pred[f == k] = score[f == k] > t
-    return pred, chosen
 
 
 def cv_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray) -> tuple[list[str], list[float]]:
@@ -264,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.judge, base_url=args.judge_base_url)
     if args.dtype and not args.cache:
         p.error("--dtype needs its own --cache (the cache key does not include the dtype)")
-    if args.dtype and cfg.launch:
-        cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"dtype": args.dtype})})
+    if args.dtype:
+        cfg = cfg.with_launch(dtype=args.dtype)
     items = {r["id"]: EvalItem(**r) for r in read_jsonl(DATA_DIR / "eval.jsonl")}
     t0 = time.time()
     with judge_endpoint(cfg) as lazy:
@@ -273,15 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         res = calibrate(client, items, args.rubric_dir, args.split, args.limit, progress=not args.no_progress)
     wall = time.time() - t0
     stats = client.stats
-    n_used = stats.calls + stats.cache_hits
     result = {"judge": cfg.name, "model": cfg.model, "judge_mode": "checklist", "prompt_sha256": prompt_sha(cfg),
               "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch and not cfg.base_url else None,
               "command": "python judge/checklist_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               **res, "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
               "wall_s": round(wall, 1),
               # mean latency per check: this run's calls plus the latencies the cache recorded when its hits were asked
-              "s_per_check": round((stats.request_s + stats.cached_request_s) / n_used, 3) if n_used else None,
-              "recorded_request_s": round(stats.request_s + stats.cached_request_s, 1),
+              "s_per_check": round(stats.mean_request_s, 3) if stats.mean_request_s is not None else None,
+              "recorded_request_s": round(stats.recorded_request_s, 1),
               "hardware": hardware(), "labels": "judge/rubric/v2 (AI annotators; see judge/rubric/v2/agreement.json)"}
     out = args.out or RESULTS_DIR / "judgments" / f"checklist-calibration-{cfg.name}-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

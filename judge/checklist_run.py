@@ -11,7 +11,6 @@ out-of-fold on the test split of label set v2, the values for new answers fitted
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +20,7 @@ from judge import pairwise as pw
 from judge.calibrate import KAPPA_MIN
 from judge.inputs import EvalItem
 from judge.verdicts import ERROR
-from supportbot.paths import ROOT
+from supportbot.paths import repo_relative
 
 if TYPE_CHECKING:
     from judge.runner import Run
@@ -49,14 +48,12 @@ def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, risk_mod
 
 def risk_model(run: Run) -> checklist.RiskModel | None:
     """The risk model that ``calibrate`` fitted for this judge (results/calibration.json), else None (warned)."""
-    path = run.out_dir / "calibration.json"
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    params = (data.get("hallucination") or {}).get("risk_model") if data.get("judge") == run.judge else None
+    params = (run.calibration().get("hallucination") or {}).get("risk_model")
     if not params:
         from judge.runner import warn
 
-        warn(f"no fitted risk model for checklist judge {run.judge!r} in {path}: using the rule risk > 0.5 "
-             "(run `calibrate` first)")
+        warn(f"no fitted risk model for checklist judge {run.judge!r} in {run.calibration_path}: using the rule "
+             "risk > 0.5 (run `calibrate` first)")
         return None
     return checklist.RiskModel(**{**params, "features": tuple(params["features"])})
 
@@ -142,21 +139,13 @@ def corrected_rates(records: list[dict[str, Any]], calib: dict[str, Any], *, see
     return out
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the repository when it is inside it (no machine paths in committed results)."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def do_calibrate(run: Run) -> dict[str, Any]:
     from judge.checklist_calibrate import calibrate, prompt_sha
 
     res = calibrate(run.client, run.items(), run.rubric_dir, run.label_split, run.rubric_limit, progress=run.progress)
     out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "judge_mode": "checklist",
                            "verdict_mode": run.client.cfg.verdict_mode, "prompt_sha256": prompt_sha(run.client.cfg),
-                           "kappa_min": KAPPA_MIN, "labels": f"label set v2 in {shown(run.rubric_dir)}, {run.label_split} split "
+                           "kappa_min": KAPPA_MIN, "labels": f"label set v2 in {repo_relative(run.rubric_dir)}, {run.label_split} split "
                            "(judge/splits.py); AI annotators", **res}
     agreement = run.rubric_dir / AGREEMENT
     if agreement.is_file():

@@ -57,6 +57,17 @@ class ClientStats:
     cached_request_s: float = 0.0  # summed latency the cache recorded for the hits (what they cost when asked)
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def recorded_request_s(self) -> float:
+        """Request time of every judgment used: this run's calls plus the cache hits' recorded latencies."""
+        return self.request_s + self.cached_request_s
+
+    @property
+    def mean_request_s(self) -> float | None:
+        """:attr:`recorded_request_s` per judgment used (calls + cache hits), None when none was used."""
+        n = self.calls + self.cache_hits
+        return self.recorded_request_s / n if n else None
+
 
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):

@@ -32,7 +32,7 @@ for _p in (_HERE.parent / "src", _HERE.parent):
 from judge import checklist  # noqa: E402
 from judge.inputs import EvalItem  # noqa: E402
 from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative  # noqa: E402
 
 BUDGET_S = 15 * 60  # 200 answers
 
@@ -63,7 +63,7 @@ def row(res: dict[str, Any], items: list[EvalItem], path: Path, bench: dict[str,
             "mean_kappa": sum(kappas) / len(kappas) if kappas else None,
             "cpu": (res.get("hardware") or {}).get("cpu_model"),
             "cpu_bf16_flags": (res.get("hardware") or {}).get("cpu_bf16_flags"),
-            "source": str(path.relative_to(RESULTS_DIR.parent)) if path.is_relative_to(RESULTS_DIR.parent) else str(path),
+            "source": repo_relative(path),
             "command": res.get("command")}
 
 

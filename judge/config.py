@@ -113,6 +113,10 @@ class JudgeConfig(BaseModel):
         """The key from ``$api_key_env`` ("EMPTY" for local servers); never stored or logged."""
         return os.environ.get(self.api_key_env) or "EMPTY"
 
+    def with_launch(self, **changes: object) -> JudgeConfig:
+        """A copy whose ``launch`` settings (e.g. dtype, block_size) are changed; unchanged without a launch."""
+        return self.model_copy(update={"launch": self.launch.model_copy(update=changes)}) if self.launch else self
+
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.price_per_1m_input + completion_tokens * self.price_per_1m_output) / 1e6
 

@@ -115,15 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         hallu = hallucination_agreement(client, items, h_rows)
         pair = pairwise_agreement(client, items, p_rows) if p_rows else None
     stats = client.stats
-    n_used = stats.calls + stats.cache_hits  # latency per judgment: fresh calls plus the cache's recorded ones
     result = {"judge": cfg.name, "model": cfg.model, "judge_mode": "holistic", "verdict_mode": cfg.verdict_mode,
               "split": args.split, "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch and not cfg.base_url else None,
               "command": "python judge/holistic_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "checklist": None, "hallucination": hallu, "pairwise": pair,
               "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
               "wall_s": round(time.time() - t0, 1),
-              "s_per_call": round((stats.request_s + stats.cached_request_s) / n_used, 3) if n_used else None,
-              "recorded_request_s": round(stats.request_s + stats.cached_request_s, 1),
+              "s_per_call": round(stats.mean_request_s, 3) if stats.mean_request_s is not None else None,
+              "recorded_request_s": round(stats.recorded_request_s, 1),
               "hardware": hardware(), "labels": "judge/rubric/v2 (AI annotators; see judge/rubric/v2/agreement.json)"}
     out = args.out or RESULTS_DIR / "judgments" / f"holistic-calibration-{cfg.name}-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from judge.config import JudgeConfig
 from supportbot.paths import ROOT
+from supportbot.runtime_env import has_cuda
 from supportbot.training.manifest import cpu_bf16_flags
 
 
@@ -47,11 +48,7 @@ def launch_dtype(setting: str, *, cuda: bool | None = None, flags: list[str] | N
     None on CUDA lets the server pick (its own "auto")."""
     if setting != "auto":
         return setting
-    if cuda is None:
-        import torch
-
-        cuda = torch.cuda.is_available()
-    if cuda:
+    if has_cuda() if cuda is None else cuda:
         return None
     return "bfloat16" if (cpu_bf16_flags() if flags is None else flags) else "float32"
 

@@ -86,17 +86,26 @@ class Run:
     def answers(self) -> tuple[dict[str, dict], dict[str, dict]]:
         return load_answers(answers_path(self.baseline)), load_answers(answers_path(self.candidate))
 
+    @property
+    def calibration_path(self) -> Path:
+        return self.out_dir / "calibration.json"
+
+    def calibration(self) -> dict[str, Any]:
+        """What `calibrate` wrote for this judge (results/calibration.json), or {} when it is another judge's."""
+        path = self.calibration_path
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        return data if data.get("judge") == self.judge else {}
+
     def threshold(self, kind: str) -> float:
         """Logprob threshold (hallucination) or tie band (pairwise) fitted by `calibrate`, else the default."""
         default = 0.0 if kind == "pairwise" else 0.5
         if self.client.cfg.verdict_mode != "logprobs":
             return default
-        path = self.out_dir / "calibration.json"
-        if path.is_file():
-            data = json.loads(path.read_text())
-            if data.get("judge") == self.judge and (data.get(kind) or {}).get("threshold") is not None:
-                return float(data[kind]["threshold"])
-        warn(f"no fitted {kind} threshold for judge {self.judge!r} in {path}: using {default} (run `calibrate` first)")
+        fitted = (self.calibration().get(kind) or {}).get("threshold")
+        if fitted is not None:
+            return float(fitted)
+        warn(f"no fitted {kind} threshold for judge {self.judge!r} in {self.calibration_path}: using {default} "
+             "(run `calibrate` first)")
         return default
 
     def write_records(self, name: str, rows: list[dict[str, Any]]) -> Path:

@@ -47,9 +47,9 @@ def config(spec: str) -> JudgeConfig:
     cfg = load_config(name)
     for o in overrides:
         if o in ("float32", "bfloat16", "auto") and cfg.launch:
-            cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"dtype": o})})
+            cfg = cfg.with_launch(dtype=o)
         elif o.startswith("b") and o[1:].isdigit() and cfg.launch:
-            cfg = cfg.model_copy(update={"launch": cfg.launch.model_copy(update={"block_size": int(o[1:])})})
+            cfg = cfg.with_launch(block_size=int(o[1:]))
         elif o.startswith("c") and o[1:].isdigit():
             cfg = cfg.model_copy(update={"concurrency": int(o[1:])})
         else:

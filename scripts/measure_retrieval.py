@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from supportbot.jsonl import JsonlError, iter_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
+from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative  # noqa: E402
 from supportbot.retrieval import (  # noqa: E402
     CHUNKER_VERSION,
     DEFAULT_CACHE_DIR,
@@ -172,13 +172,6 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.time() - started, 1), "hardware": hardware(), "versions": _versions(),
         "load_avg_1m_at_start": load_avg, "timing_note": "build_s and search_ms_per_query are wall times on "
         "a CPU shared with other work (see load_avg_1m_at_start); dense timings include torch contention",
-        "kb": {"dir": _rel(a.kb_dir), "files": len(list(Path(a.kb_dir).glob("*.md"))),
+        "kb": {"dir": repo_relative(a.kb_dir), "files": len(list(Path(a.kb_dir).glob("*.md"))),
                "chunker_version": CHUNKER_VERSION, "rrf_k": RRF_K},
-        "eval": {"file": _rel(a.eval), "n_items_with_kb_refs": len(first),
+        "eval": {"file": repo_relative(a.eval), "n_items_with_kb_refs": len(first),
                  "by_domain": dict(Counter(q.domain for q in first)),
                  "kb_refs_per_item": {str(k): v for k, v in sorted(n_refs.items())},
                  "unanswerable_with_kb_refs": sum(not q.answerable for q in first)},
@@ -256,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['method']:8} {r['query_mode']:6} {r['max_chars']:>5} "
               + " ".join(f"{r['overall'][c]:>8.3f}" for c in cols))
     ch = result["chosen"]
-    print(f"chosen: {ch['method']} with query mode {ch['query_mode']} ({ch['max_chars']} chars); wrote {_rel(a.out)}")
+    print(f"chosen: {ch['method']} with query mode {ch['query_mode']} ({ch['max_chars']} chars); wrote {repo_relative(a.out)}")
     return 0
 
 

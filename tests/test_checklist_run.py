@@ -51,21 +51,19 @@ def test_split_is_by_item_and_about_thirty_percent_dev() -> None:
     assert all(in_split(i, "all") for i in ids) and not any(in_split(i, "test") for i in dev)
 
 
-def test_out_of_fold_threshold_and_margin() -> None:
-    score = np.linspace(0, 1, 40)
-    truth = score > 0.52
-    pred, chosen = cc.cv_threshold(score, truth, cc.THRESHOLDS)
-    assert (pred == truth).mean() >= 0.95 and len(chosen) == cc.FOLDS
+def test_out_of_fold_margin_and_risk() -> None:
     diff = np.array([0.6] * 10 + [-0.6] * 10 + [0.02] * 10)
     labels = ["A"] * 10 + ["B"] * 10 + ["tie"] * 10
     ppred, margins = cc.cv_margin(diff, labels, cc.MARGINS)
     assert ppred == labels and all(0.02 <= m < 0.6 for m in margins)
-    # out-of-fold: a row is never predicted with a threshold fitted on itself. A row labelled negative at the top
-    # of the score range is still predicted positive (its fold's threshold comes from the other rows).
-    truth2 = truth.copy()
-    truth2[-1] = False
-    pred2, _ = cc.cv_threshold(score, truth2, cc.THRESHOLDS)
-    assert pred2[-1]
+    # out-of-fold: a row is never predicted by a model fitted on itself. A row labelled negative at the top of
+    # the score range is still predicted positive (its fold's risk model comes from the other rows).
+    score = np.linspace(0, 1, 40)
+    x = [[v, 0.0, 0.0, 0.0, 0.0] for v in score]
+    truth = list(score > 0.52)
+    assert ((cc.oof_risk(x, truth) > cc.RISK_CUT) == np.array(truth)).mean() >= 0.95
+    truth[-1] = False
+    assert cc.oof_risk(x, truth)[-1] > cc.RISK_CUT
 
 
 def test_pair_agreement_by_kind() -> None:

@@ -14,6 +14,15 @@ RESULTS_DIR = ROOT / "results"
 CONFIGS_DIR = ROOT / "axolotl_configs"
 
 DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"
+
+
+def repo_relative(path: str | Path) -> str:
+    """``path`` relative to the repository when it is inside it (no machine paths in committed results)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT.resolve()))
+    except ValueError:
+        return str(path)
+
 # the CPU default judge (judge/configs/<name>.yaml), chosen by judge/compare_judges.py (results/judge_comparison.json)
 DEFAULT_JUDGE = "local-qwen1.5b-checklist"
 

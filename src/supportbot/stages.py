@@ -84,8 +84,7 @@ class StageRunner:
         if self.is_fresh(stage, input_hash):
             earlier = json.loads(self._stamp(stage).read_text())
             print(f"{label}: up to date, skipped (it ran in {earlier.get('seconds', 0):.0f} s)", flush=True)
-            self.timings.append({"stage": stage.name, "status": "skipped", "seconds": 0.0,
-                                 "seconds_when_run": earlier.get("seconds"), "finished_at": earlier.get("finished_at")})
+            self._skipped(stage, earlier)
             return
         print(f"{label}: running", flush=True)
         started = time.time()
@@ -115,6 +114,10 @@ class StageRunner:
         stamp.write_text(json.dumps({"input_hash": input_hash, "seconds": earlier.get("seconds"),
                                      "finished_at": earlier.get("finished_at")}) + "\n")
         print(f"{label}: nothing to do (its outputs were already complete)", flush=True)
+        self._skipped(stage, earlier)
+
+    def _skipped(self, stage: Stage, earlier: dict[str, Any]) -> None:
+        """Record a stage that did not run, with the time of the run that made its outputs."""
         self.timings.append({"stage": stage.name, "status": "skipped", "seconds": 0.0,
                              "seconds_when_run": earlier.get("seconds"), "finished_at": earlier.get("finished_at")})
 
