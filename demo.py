@@ -5,13 +5,16 @@
     python demo.py                                    interactive session (quit, exit or Ctrl-D to leave)
     python demo.py --compare "my printer is offline"  base and tuned side by side (also interactive)
     python demo.py --base-url http://127.0.0.1:8080/v1 "..."   ask a running endpoint instead
+    python demo.py --kb "my SR-300 shows a solid red light"      retrieval on: KB passages in the prompt
 
 Without --base-url the models are loaded in this process (no server needed): the base model from
 models/smollm2-135m-instruct and the tuned model from outputs/smollm2-135m-lora-cpu/merged when that
 folder exists; if it does not, the demo says so and answers with the base model only. With
 --base-url it talks to any OpenAI-compatible endpoint (the supportbot service, vLLM) serving models
 named --base-name and --tuned-name; its API key, if any, comes from $SUPPORTBOT_API_KEY. Every
-question is sent with the support system prompt (prompts/support_system.txt), greedy decoding.
+question is sent with the support system prompt (prompts/support_system.txt), greedy decoding. With
+--kb the knowledge-base passages retrieved for the conversation so far (data/kb/, hybrid BM25 + MiniLM,
+top 3) are added to it (prompts/support_kb.txt) and listed, with their file and heading, before each answer.
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TUNED_DIR, load_prompt
+from supportbot.runtime_env import apply_safe_env
 
 ROOT = Path(__file__).resolve().parent
-try:
-    import supportbot  # noqa: F401
-except ImportError:  # a checkout without `pip install -e .`
-    sys.path.insert(0, str(ROOT / "src"))
 
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, load_prompt  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+if TYPE_CHECKING:
+    from supportbot.kb_prompt import KbPrompter
 
-DEFAULT_TUNED_DIR = OUTPUTS_DIR / "smollm2-135m-lora-cpu" / "merged"
+KB_DIR = ROOT / "data" / "kb"
+
 Ask = Callable[[str, list[dict[str, str]], Callable[[str], None] | None], str]
 
 
@@ -107,23 +111,34 @@ def show_side_by_side(question: str, answers: dict[str, str]) -> None:
 class Session:
     """Keeps one conversation per model; answers one user turn at a time."""
 
-    def __init__(self, ask: Ask, models: list[str]) -> None:
-        self.ask, self.models = ask, models
+    def __init__(self, ask: Ask, models: list[str], kb: KbPrompter | None = None) -> None:
+        self.ask, self.models, self.kb = ask, models, kb
         self.history: dict[str, list[dict[str, str]]] = {m: [] for m in models}
         self.system = {"role": "system", "content": load_prompt("support_system")}
+
+    def prompt_for(self, m: str) -> dict[str, str]:
+        """The system message for model ``m``'s next answer: with --kb, the passages for its conversation."""
+        if self.kb is None:
+            return self.system
+        text, used = self.kb.system_prompt(self.system["content"], self.history[m])
+        label = f"[{m}] " if len(self.models) > 1 else ""
+        for p in used:
+            print(f"{label}KB passage {p.rank}: {p.heading} (score {p.score:.3f})", file=sys.stderr)
+        return {"role": "system", "content": text}
 
     def turn(self, question: str) -> dict[str, str]:
         for m in self.models:
             self.history[m].append({"role": "user", "content": question})
+        system = {m: self.prompt_for(m) for m in self.models}
         if len(self.models) == 1:
             m = self.models[0]
             print(f"[{m}] ", end="", flush=True)
-            answers = {m: self.ask(m, [self.system, *self.history[m]], lambda d: print(d, end="", flush=True))}
+            answers = {m: self.ask(m, [system[m], *self.history[m]], lambda d: print(d, end="", flush=True))}
             print()
         else:  # both models at once (each has its own worker), then shown side by side
             answers: dict[str, str] = {}
             threads = [threading.Thread(target=lambda m=m: answers.__setitem__(
-                m, self.ask(m, [self.system, *self.history[m]], None))) for m in self.models]
+                m, self.ask(m, [system[m], *self.history[m]], None))) for m in self.models]
             for t in threads:
                 t.start()
             for t in threads:
@@ -160,6 +175,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--base-name", default="base", help="served name of the base model")
     p.add_argument("--tuned-name", default="tuned", help="served name of the tuned model")
     p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--kb", action="store_true", help="retrieval on: put the KB passages retrieved for the conversation "
+                   "into the prompt and show them")
+    p.add_argument("--kb-dir", type=Path, default=KB_DIR, help="knowledge base folder for --kb")
     return p.parse_args(argv)
 
 
@@ -178,7 +196,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"loading {', '.join(f'{m} ({dirs[m]})' for m in models)} …", file=sys.stderr, flush=True)
         ask, close = local_asker({m: dirs[m] for m in models}, a.max_tokens)
-    session = Session(ask, models)
+    kb = None
+    if a.kb:
+        from supportbot.kb_prompt import KbPrompter
+        from supportbot.retrieval import RetrievalError
+
+        try:
+            kb = KbPrompter.build(a.kb_dir)
+        except (RetrievalError, OSError, ValueError) as exc:
+            close()
+            print(f"error: --kb: {exc}", file=sys.stderr)
+            return 2
+    session = Session(ask, models, kb)
     try:
         if a.question:
             session.turn(" ".join(a.question))

@@ -20,30 +20,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot import behaviour as bh
+from supportbot import records
+from supportbot.jsonl import iter_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR
+from supportbot.stats import bootstrap_ci, paired_bootstrap_diff
 
-from supportbot import behaviour as bh  # noqa: E402
-from supportbot.jsonl import iter_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.stats import bootstrap_ci, paired_bootstrap_diff  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 # per-item metrics (item_values gives None where an item does not count for one; it is left out of that mean)
 METRICS = ("loop_rate", "max_tokens_rate", "escalation_rate_unanswerable", "clarify_rate", "question_rate",
            "key_fact_recall_product", "key_fact_recall_it")
 
 
-def load_answers(path: Path) -> dict[Any, dict[str, Any]]:
-    """Answer rows by id; a duplicate id is an error naming the file and line."""
-    out: dict[Any, dict[str, Any]] = {}
-    for line, row in iter_jsonl(path):
-        for field in ("id", "answer"):
-            if field not in row:
-                raise SystemExit(f"{path}:{line}: missing field {field!r}")
-        if row["id"] in out:
-            raise SystemExit(f"{path}:{line}: duplicate id {row['id']!r}")
-        out[row["id"]] = row
-    return out
+def load_answers(path: Path) -> dict[str, dict[str, Any]]:
+    """Answer rows by id (a string); a duplicate id is an error naming the file and line."""
+    try:
+        return {rid: a.row for rid, a in records.load_answers(path, duplicates="error").items()}
+    except records.AnswerFileError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def item_values(item: dict[str, Any], answer: dict[str, Any]) -> dict[str, float | None]:
@@ -71,7 +66,7 @@ def summarize(items: list[dict[str, Any]], answers: dict[str, dict[Any, dict[str
         missing = [it["id"] for it in items if it["id"] not in rows]
         if missing:
             raise SystemExit(f"{name}: no answer for {len(missing)} eval item(s), e.g. {missing[:3]}")
-    values = {name: [item_values(it, answers[name][it["id"]]) for it in items] for name in names}
+    values = {name: [item_values(it, answers[name][str(it["id"])]) for it in items] for name in names}
     models: dict[str, Any] = {}
     for name in names:
         models[name] = {}

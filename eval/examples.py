@@ -8,7 +8,8 @@ largest losses of the candidate (tuned) by the judge's pairwise verdict, among t
 "Largest" is the position-debiased preference |pref| of a logprob judge, or the score difference
 of a checklist judge; a JSON-verdict judge has no strength, so its decisive verdicts are taken in
 eval order. Each example shows the question,
-the reference answer, both answers and the judge's pairwise and hallucination verdicts.
+the reference answer, every arm's answer (base, tuned and, where the run has them, base_kb and tuned_kb
+with the KB passages their prompt held) and the judge's pairwise and hallucination verdicts.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+from supportbot.arms import ARMS
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR
 
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 N_FIRST, N_WINS, N_LOSSES = 5, 3, 3
 
@@ -54,7 +55,9 @@ def _quote(text: str) -> str:
 
 
 def render(chosen: list[tuple[str, str]], items: dict[str, dict], answers: dict[str, dict[str, dict]],
-           pairwise: dict[str, dict], halluc: dict[tuple[str, str], dict], judge: str) -> str:
+           pairwise: dict[str, dict], halluc: dict[tuple[str, str], dict], judge: str,
+           arm_pairwise: dict[str, dict[str, dict]] | None = None) -> str:
+    arm_pairwise = arm_pairwise or {}
     out = ["# Before/after examples", "",
            f"Chosen by the fixed rule in `eval/examples.py` (judge `{judge}`), not by hand: the first "
            f"{N_FIRST} eval ids, then the {N_WINS} largest tuned wins and {N_LOSSES} largest tuned losses by the "
@@ -68,11 +71,14 @@ def render(chosen: list[tuple[str, str]], items: dict[str, dict], answers: dict[
         out += [f"## {rid} ({item.get('domain')}/{item.get('category')}): {why}", "",
                 *[f"**{m['role'].capitalize()}:** {m['content']}\n" for m in item["messages"]],
                 "**Reference answer:**", "", _quote(item.get("reference_answer", "")), ""]
-        for model in ("base", "tuned"):
-            ans = answers.get(model, {}).get(rid, {}).get("answer", "(no answer)")
-            h = halluc.get((rid, model), {})
-            label = h.get("verdict", "not judged")
-            out += [f"**{model}** (judge hallucination label: `{label}`):", "", _quote(ans), ""]
+        for model in answers:
+            row = answers[model].get(rid, {})
+            label = halluc.get((rid, model), {}).get("verdict", "not judged")
+            vs = arm_pairwise.get(model, {}).get(rid, {}).get("winner_model")
+            vs_base = f"; vs base: `{'tie' if vs == 'tie' else f'{vs} better'}`" if vs else ""
+            out += [f"**{model}** (judge hallucination label: `{label}`{vs_base}):", "", _quote(row.get("answer", "(no answer)")), ""]
+            if row.get("kb"):
+                out += ["KB passages in its prompt: " + "; ".join(f"[{p['rank']}] {p['heading']}" for p in row["kb"]["passages"]), ""]
         scores = (f" (checklist score base {pw['score_x']:.2f}, tuned {pw['score_y']:.2f})"
                   if pw.get("score_x") is not None else "")
         out += [f"**Judge pairwise verdict:** {verdict}" + (f" (pref for base = {pref:+.3f})" if pref is not None else scores), ""]
@@ -86,12 +92,18 @@ def write_examples(results_dir: Path, judge: str, eval_path: Path = DATA_DIR / "
         print(f"warning: {pw_path} is missing; examples.md not written", file=sys.stderr)
         return None
     items = {r["id"]: r for r in _rows(eval_path)}
-    answers = {m: {r["id"]: r for r in _rows(results_dir / "answers" / f"{m}.jsonl")} for m in ("base", "tuned")}
+    answers = {m: {r["id"]: r for r in _rows(results_dir / "answers" / f"{m}.jsonl")} for m in ARMS
+               if m in ("base", "tuned") or (results_dir / "answers" / f"{m}.jsonl").is_file()}
     pairwise = {r["id"]: r for r in _rows(pw_path)}
     halluc = {(r["id"], r["model"]): r for r in _rows(results_dir / "judgments" / f"hallucination-{judge}.jsonl")}
+    arm_pairwise: dict[str, dict[str, dict]] = {}
+    for arm in (m for m in answers if m not in ("base", "tuned")):  # the retrieval arms, each judged against base
+        judged = results_dir / "arms" / arm / "judgments"
+        halluc.update({(r["id"], r["model"]): r for r in _rows(judged / f"hallucination-{judge}.jsonl") if r["model"] == arm})
+        arm_pairwise[arm] = {r["id"]: r for r in _rows(judged / f"pairwise-{judge}.jsonl")}
     chosen = choose(list(items), pairwise)
     out = results_dir / "examples.md"
-    out.write_text(render(chosen, items, answers, pairwise, halluc, judge))
+    out.write_text(render(chosen, items, answers, pairwise, halluc, judge, arm_pairwise))
     return out
 
 

@@ -11,6 +11,12 @@ Each row of ``--eval`` (``{"id": ..., "messages": [...]}``) is sent with the sup
 same command skips ids already answered, so an interrupted run continues where it stopped. The
 API key is read from the environment variable named by ``--api-key-env`` and never written.
 
+``--kb`` answers with retrieval on: the top ``--kb-k`` passages of the knowledge base (``--kb-dir``,
+default data/kb/) for each conversation are written into the system prompt through
+``prompts/support_kb.txt`` (quoted as reference data) and recorded in the row's ``kb`` field.
+
+    python eval/generate.py --base-url http://127.0.0.1:8000/v1 --model base --kb --out results/answers/base_kb.jsonl
+
 Exit status: 0 when every item has an answer, 1 when some requests failed (rerun to retry them;
 an endpoint that refuses the connection stops the run at once, naming the URL), 2 on a bad eval
 file, an output file made with other settings, or a bad line in it (``file:line``; a broken last
@@ -23,12 +29,7 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import supportbot  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from supportbot.generation import (  # noqa: E402
+from supportbot.generation import (
     DEFAULT_API_KEY_ENV,
     SYSTEM_PROMPT_NAME,
     Decoding,
@@ -38,8 +39,10 @@ from supportbot.generation import (  # noqa: E402
     generate,
     load_eval,
 )
-from supportbot.jsonl import JsonlError  # noqa: E402
-from supportbot.paths import DATA_DIR  # noqa: E402
+from supportbot.jsonl import JsonlError
+from supportbot.kb_prompt import DEFAULT_K, KbPrompter
+from supportbot.paths import DATA_DIR
+from supportbot.retrieval import DEFAULT_METHOD, KB_DIR, METHODS, RetrievalError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--system-prompt", default=SYSTEM_PROMPT_NAME, help="prompt file name under prompts/")
     p.add_argument("--model-fingerprint", help="identifies the served weights (e.g. their sha256); recorded in every row, "
                    "and existing rows made with another fingerprint are refused instead of resumed")
+    p.add_argument("--kb", action="store_true", help="retrieval on: put the KB passages retrieved for each "
+                   "conversation into the prompt (prompts/support_kb.txt)")
+    p.add_argument("--kb-dir", type=Path, default=KB_DIR, help="knowledge base folder of *.md files (with --kb)")
+    p.add_argument("--kb-k", type=int, default=DEFAULT_K, help="passages per conversation (with --kb)")
+    p.add_argument("--kb-method", choices=METHODS, default=DEFAULT_METHOD,
+                   help="retriever (with --kb; hybrid = BM25 + MiniLM, chosen in results/retrieval.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.concurrency < 1:
@@ -70,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--repetition-penalty must be > 0 (1.0 = off)")
     if a.limit is not None and a.limit < 1:
         p.error("--limit must be >= 1")
+    if a.kb_k < 1:
+        p.error("--kb-k must be >= 1")
     return a
 
 
@@ -82,13 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if a.limit is not None:
         items = items[: a.limit]
+    try:
+        kb = KbPrompter.build(a.kb_dir, method=a.kb_method, k=a.kb_k) if a.kb else None
+    except (RetrievalError, OSError, ValueError) as exc:
+        print(f"error: knowledge base: {exc}", file=sys.stderr)
+        return 2
     decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed,
                         repetition_penalty=a.repetition_penalty)
     try:
         stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
                          api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
                          timeout=a.timeout, max_retries=a.max_retries, system_prompt_name=a.system_prompt,
-                         progress=not a.no_progress, fingerprint=a.model_fingerprint)
+                         progress=not a.no_progress, fingerprint=a.model_fingerprint, kb=kb)
     except (OutputMismatchError, JsonlError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

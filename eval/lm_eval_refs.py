@@ -14,17 +14,16 @@ under the model. Local folders only; nothing is fetched.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot.jsonl import read_jsonl, write_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR, load_prompt
+from supportbot.provenance import write_result
+from supportbot.runtime_env import apply_safe_env
 
-from supportbot.jsonl import read_jsonl, write_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR, load_prompt  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 TASK = "supportbot_reference_bpb"
 TASK_DIR = ROOT / "eval" / "lm_eval_tasks"
@@ -96,10 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": results,
         "command": "python eval/lm_eval_refs.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"written to {args.out}")
-    return 0
+    return write_result(args.out, payload)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.examples import write_examples
+from eval.report_arms import arms_section, arms_table, plot_arms
+from eval.report_bench import BENCH_SECTIONS, BENCH_TABLES
+from eval.report_judge import SECTIONS as JUDGE_SECTIONS
+from eval.report_judge import TABLES as JUDGE_TABLES
+from eval.report_judge import judge_plots
+from eval.report_plots import plot_loss, plot_timing
+from eval.report_targets import targets_section, targets_table
+from supportbot.paths import DEFAULT_RUN_DIR, RESULTS_DIR
+from supportbot.stages import last_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from eval.examples import write_examples  # noqa: E402
-from eval.report_judge import JUDGE_SECTIONS, JUDGE_TABLES, judge_plots  # noqa: E402
-from eval.report_targets import targets_section, targets_table  # noqa: E402
-from supportbot.paths import RESULTS_DIR  # noqa: E402
-from supportbot.stages import last_seconds  # noqa: E402
-
-DEFAULT_RUN_DIR = ROOT / "outputs" / "smollm2-135m-lora-cpu"
 
 
 def load(path: Path) -> dict[str, Any] | None:
@@ -176,38 +179,6 @@ def timing_table(timing: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_loss(manifest: dict[str, Any], out: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key, label in (("train_loss_curve", "train"), ("eval_loss_curve", "dev")):
-        curve = manifest.get(key) or []
-        if curve:
-            ax.plot([c[0] for c in curve], [c[1] for c in curve], marker="o", label=label)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (assistant tokens)")
-    ax.set_title(f"Training loss: {manifest.get('run_name')}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-
-
-def plot_timing(timing: dict[str, Any], out: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    stages = [s for s in timing["stages"] if s["status"] == "ran"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.barh([s["stage"] for s in stages], [s["seconds"] for s in stages])
-    ax.set_xlabel("seconds")
-    ax.set_title("Pipeline stage wall time")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-
-
 # section name -> (result file in the results folder, function turning it into the summary entry)
 SECTIONS: dict[str, tuple[str, Any]] = {
     "training": ("training_manifest.json", training_section),
@@ -216,11 +187,12 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "retrieval": ("retrieval.json", retrieval_section),
     "pipeline_timing": ("pipeline_timing.json", lambda d: d),
     **JUDGE_SECTIONS,
+    **BENCH_SECTIONS,
 }
 # README order; the fresh-clone check sits next to the stage times it repeats on a clean checkout
 TABLES: dict[str, Any] = {"targets": targets_table, "training": training_table, "behaviour": behaviour_table,
-                          "lm_eval": lm_eval_table, "retrieval": retrieval_table, "pipeline_timing": timing_table,
-                          "fresh_clone": JUDGE_TABLES["fresh_clone"], **JUDGE_TABLES}
+                          "lm_eval": lm_eval_table, "retrieval": retrieval_table, "arms": arms_table, "pipeline_timing": timing_table,
+                          "fresh_clone": BENCH_TABLES["fresh_clone"], **JUDGE_TABLES, **BENCH_TABLES}
 
 
 def render_tables(summary: dict[str, Any]) -> dict[str, str]:
@@ -260,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     usage = summary.get("judge_usage") or {}
     if "pipeline_timing" in summary:
         summary["pipeline_timing"]["judge_from_cache"] = usage.get("calls") == 0 and usage.get("cache_hits", 0) > 0
+    arms = arms_section(res)
+    if arms:  # base, tuned and the retrieval arms, each against base (eval/report_arms.py)
+        summary["arms"] = arms
     summary["targets"] = targets_section(summary)
     tables = render_tables(summary)
     if "training" in summary:
@@ -267,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     if "pipeline_timing" in summary:
         plot_timing(summary["pipeline_timing"], plots / "stage_times.png")
     judge_plots(summary, plots)
+    if arms:
+        plot_arms(arms, plots / "arms.png")
 
     (res / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     rows: list[tuple[str, Any]] = []

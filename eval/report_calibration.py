@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _num(x: float | None, fmt: str = ".2f") -> str:
-    return "n/a" if x is None else format(x, fmt)
+from eval.report_format import num
 
 
 def calibration_section(c: dict[str, Any]) -> dict[str, Any]:
@@ -43,29 +41,29 @@ def calibration_table(c: dict[str, Any]) -> str:
     if c.get("judge_mode") == "checklist":
         ck, ann = c.get("checklist") or {}, c.get("annotators") or {}
         asked = {k: v for k, v in (ck.get("by_kind") or {}).items() if v.get("n")}  # probes the questions file asks
-        kinds = ", ".join(f"{k} {_num(v.get('auc'))} (n={v.get('n')})" for k, v in asked.items())
+        kinds = ", ".join(f"{k} {num(v.get('auc'))} (n={v.get('n')})" for k, v in asked.items())
         lines = ["| Task (test split, out-of-fold) | n | Judge vs labels | Accuracy | Annotator vs annotator κ | Other |",
                  "|---|---|---|---|---|---|",
-                 f"| Checks ({' / '.join(asked) or 'none'}) | {ck.get('n')} | AUC {_num(ck.get('auc'))} | | "
-                 f"{_num((ann.get('checks') or {}).get('kappa'))} | {kinds} |",
-                 f"| Hallucination (yes/no) | {h.get('n')} | κ {_num(h.get('kappa'))} | {_num(h.get('accuracy'), '.1%')} | "
-                 f"{_num((ann.get('hallucination') or {}).get('kappa'))} (4-class) | AUC {_num(h.get('auc'))}; sensitivity "
-                 f"{_num(h.get('sensitivity'), '.1%')}, specificity {_num(h.get('specificity'), '.1%')} |",
-                 f"| Pairwise (A/B/tie) | {p.get('n')} | κ {_num(p.get('kappa'))} | {_num(p.get('accuracy'), '.1%')} | "
-                 f"{_num((ann.get('pairwise') or {}).get('kappa'))} | clear-winner agreement "
-                 f"{_num(p.get('clear_winner_agreement'), '.1%')} (n={p.get('clear_winner_pairs')}) |",
+                 f"| Checks ({' / '.join(asked) or 'none'}) | {ck.get('n')} | AUC {num(ck.get('auc'))} | | "
+                 f"{num((ann.get('checks') or {}).get('kappa'))} | {kinds} |",
+                 f"| Hallucination (yes/no) | {h.get('n')} | κ {num(h.get('kappa'))} | {num(h.get('accuracy'), '.1%')} | "
+                 f"{num((ann.get('hallucination') or {}).get('kappa'))} (4-class) | AUC {num(h.get('auc'))}; sensitivity "
+                 f"{num(h.get('sensitivity'), '.1%')}, specificity {num(h.get('specificity'), '.1%')} |",
+                 f"| Pairwise (A/B/tie) | {p.get('n')} | κ {num(p.get('kappa'))} | {num(p.get('accuracy'), '.1%')} | "
+                 f"{num((ann.get('pairwise') or {}).get('kappa'))} | clear-winner agreement "
+                 f"{num(p.get('clear_winner_agreement'), '.1%')} (n={p.get('clear_winner_pairs')}) |",
                  "", f"Judge {c.get('judge')} (checklist, {c.get('verdict_mode')} verdicts): {_flag(c)}. "
                  f"Labels: {c.get('labels')}. Threshold and tie margin are chosen on the other folds (5-fold) of the "
                  "rows they are scored on."]
         return "\n".join(lines)
     dec = p.get("decisive_only") or {}
     lines = ["| Task | n | Accuracy | Cohen's κ | Macro-F1 | Other |", "|---|---|---|---|---|---|",
-             f"| Hallucination (yes/no) | {h.get('n')} | {_num(h.get('accuracy'), '.1%')} | {_num(h.get('kappa'))} | "
-             f"{_num(h.get('macro_f1'))} | sensitivity {_num(h.get('sensitivity'), '.1%')}, specificity "
-             f"{_num(h.get('specificity'), '.1%')} |",
-             f"| Pairwise (A/B/tie) | {p.get('n_scored')} | {_num(p.get('accuracy'), '.1%')} | {_num(p.get('kappa'))} | "
-             f"{_num(p.get('macro_f1'))} | decisive-only accuracy {_num(dec.get('accuracy'), '.1%')} (n={dec.get('n')}); "
-             f"position consistency {_num(p.get('position_consistency'), '.1%')} |"]
+             f"| Hallucination (yes/no) | {h.get('n')} | {num(h.get('accuracy'), '.1%')} | {num(h.get('kappa'))} | "
+             f"{num(h.get('macro_f1'))} | sensitivity {num(h.get('sensitivity'), '.1%')}, specificity "
+             f"{num(h.get('specificity'), '.1%')} |",
+             f"| Pairwise (A/B/tie) | {p.get('n_scored')} | {num(p.get('accuracy'), '.1%')} | {num(p.get('kappa'))} | "
+             f"{num(p.get('macro_f1'))} | decisive-only accuracy {num(dec.get('accuracy'), '.1%')} (n={dec.get('n')}); "
+             f"position consistency {num(p.get('position_consistency'), '.1%')} |"]
     lines += ["", f"Judge {c.get('judge')} ({c.get('verdict_mode')} verdicts): {_flag(c)}."]
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from eval.report_judge import _pct as _ci
+from eval.report_format import pct, pct_ci
 from supportbot.stages import last_seconds
 
 TARGETS_PATH = Path(__file__).resolve().parent / "targets.yaml"
@@ -19,10 +19,6 @@ def _get(d: Any, *keys: str) -> Any:
             return None
         d = d[k]
     return d
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
 def _met(ok: bool | None) -> str:
@@ -40,16 +36,16 @@ def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = No
     wr = _get(summary, "pairwise", "win_rate")
     ok = None if not wr or wr.get("estimate") is None else (
         wr["estimate"] >= t["win_rate_min"] and (wr.get("ci_low") or 0) > t["win_rate_ci_low_min"])
-    row("Win rate of tuned vs base (judge)", "50.0 % (base vs itself)", _ci(wr),
-        f">= {_pct(t['win_rate_min'])}, CI low > {_pct(t['win_rate_ci_low_min'])}", ok)
+    row("Win rate of tuned vs base (judge)", "50.0 % (base vs itself)", pct_ci(wr),
+        f">= {pct(t['win_rate_min'])}, CI low > {pct(t['win_rate_ci_low_min'])}", ok)
 
     models = _get(summary, "hallucination", "models") or {}
     diff = _get(summary, "hallucination", "difference_base_minus_tuned", "overall")
     ok = None if not diff or diff.get("estimate") is None else (
         diff["estimate"] >= t["hallucination_drop_min"] and (diff.get("ci_low") or 0) > 0)
-    row("Hallucination rate, overall (judge)", _ci(_get(models, "base", "hallucination_rate_overall")),
-        _ci(_get(models, "tuned", "hallucination_rate_overall")) + f"; base − tuned {_ci(diff)}",
-        f"base − tuned >= {_pct(t['hallucination_drop_min'])}, paired CI > 0", ok)
+    row("Hallucination rate, overall (judge)", pct_ci(_get(models, "base", "hallucination_rate_overall")),
+        pct_ci(_get(models, "tuned", "hallucination_rate_overall")) + f"; base − tuned {pct_ci(diff)}",
+        f"base − tuned >= {pct(t['hallucination_drop_min'])}, paired CI > 0", ok)
 
     lm = _get(summary, "lm_eval", "models") or {}
     b, c = _get(lm, "base", "bits_per_byte"), _get(lm, "tuned", "bits_per_byte")
@@ -65,20 +61,20 @@ def targets_section(summary: dict[str, Any], targets: dict[str, Any] | None = No
     bb, bt, bd = beh.get("base") or {}, beh.get("tuned") or {}, _get(beh, "differences", "tuned_minus_base") or {}
     if bb and bt:
         esc = bt.get("escalation_rate_unanswerable")
-        row("Escalates on unanswerable items (judge-free)", _pct(bb.get("escalation_rate_unanswerable")), _pct(esc),
-            f">= {_pct(t['escalation_unanswerable_min'])}", None if esc is None else esc >= t["escalation_unanswerable_min"])
+        row("Escalates on unanswerable items (judge-free)", pct(bb.get("escalation_rate_unanswerable")), pct(esc),
+            f">= {pct(t['escalation_unanswerable_min'])}", None if esc is None else esc >= t["escalation_unanswerable_min"])
         lb, lt = bb.get("loop_rate"), bt.get("loop_rate")
-        row("Loop rate (judge-free)", _pct(lb), _pct(lt), f"<= {t['loop_rate_max_ratio']:.1f} × base",
+        row("Loop rate (judge-free)", pct(lb), pct(lt), f"<= {t['loop_rate_max_ratio']:.1f} × base",
             None if lb is None or lt is None else lt <= t["loop_rate_max_ratio"] * lb)
         kb, kt = _get(bb, "key_fact_recall", "product"), _get(bt, "key_fact_recall", "product")
         dk = bd.get("key_fact_recall_product") or {}
-        row("Key-fact recall, product items (judge-free)", _pct(kb), _pct(kt) + f"; tuned − base {_ci(dk)}",
+        row("Key-fact recall, product items (judge-free)", pct(kb), pct(kt) + f"; tuned − base {pct_ci(dk)}",
             f">= {t['product_recall_min_ratio']:.0f} × base, paired CI low > 0",
             None if kb is None or kt is None or dk.get("ci_low") is None
             else kt >= t["product_recall_min_ratio"] * max(kb, 0.01) and dk["ci_low"] > 0)
         ib, it_ = _get(bb, "key_fact_recall", "it"), _get(bt, "key_fact_recall", "it")
         di = bd.get("key_fact_recall_it") or {}
-        row("Key-fact recall, IT items (judge-free; forgetting)", _pct(ib), _pct(it_) + f"; tuned − base {_ci(di)}",
+        row("Key-fact recall, IT items (judge-free; forgetting)", pct(ib), pct(it_) + f"; tuned − base {pct_ci(di)}",
             "tuned >= base", None if ib is None or it_ is None else it_ - ib >= t["it_recall_min_diff"])
 
     wall, cost = _get(summary, "training", "wall_time_s"), _get(summary, "training", "cost", "usd")

@@ -20,10 +20,11 @@ from judge import pairwise as pw
 from judge import stats
 from judge.client import JudgeClient
 from judge.inputs import EvalItem, HallucinationLabel, InputError, PairwiseLabel
+from judge.labels import DECISIVE_VERDICTS, HALLUCINATION_VERDICTS, PAIRWISE_VERDICTS, failure_counts
 
 KAPPA_MIN = 0.4
-H_LABELS = ["0", "1", "2", "not_attempted"]
-P_LABELS = ["A", "B", "tie"]
+H_LABELS = list(HALLUCINATION_VERDICTS)
+P_LABELS = list(PAIRWISE_VERDICTS)
 THRESHOLD_GRID = [round(x, 3) for x in np.linspace(0.02, 0.98, 49)]  # hallucination: P(1)+P(2) cut
 TIE_BAND_GRID = [0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]  # pairwise
 
@@ -56,8 +57,7 @@ def hallucination_metrics(rubric: list[HallucinationLabel], records: list[dict[s
     binary = agreement(["yes" if t else "no" for t in tb], ["yes" if p else "no" for p in pb], ["yes", "no"])
     binary.update(stats.sensitivity_specificity(tb, pb))
     return {"n_rubric": len(rubric), "n_scored": len(pairs),
-            "n_unparseable": sum(rec["verdict"] == "unparseable" for rec in records),
-            "n_failed": sum(rec["verdict"] == "error" for rec in records),
+            **failure_counts(records),
             "four_class": agreement(truth, pred, H_LABELS), "binary": binary,
             "truth_binary": tb, "judge_binary": pb}
 
@@ -67,7 +67,7 @@ def calibrate_hallucination(client: JudgeClient, items: dict[str, EvalItem], rub
     jobs = [(_item(items, r.id, f"hallucination rubric row {i + 1}"), r.model, r.answer) for i, r in enumerate(rubric)]
     records = hal.judge_answers(client, jobs, desc="calibrate hallucination", progress=progress)
     threshold = None
-    if client.cfg.verdict_mode == "logprobs":
+    if client.cfg.uses_logprobs:
         threshold = fit_threshold(lambda t: hallucination_metrics(rubric, hal.rethreshold(records, t))["binary"]["kappa"])
         records = hal.rethreshold(records, threshold)
     out = hallucination_metrics(rubric, records)
@@ -84,11 +84,10 @@ def pairwise_metrics(rubric: list[PairwiseLabel], records: list[dict[str, Any]])
     truth, pred = [p[0] for p in pairs], [p[1] for p in pairs]
     decisive = [(t, p) for t, p in pairs if t != "tie" and p != "tie"]
     ok = [rec for rec in records if rec["winner"] in to_ab]
-    single = [o["verdict"] for rec in ok for o in (rec["order_xy"], rec["order_yx"]) if o["verdict"] in ("A", "B")]
+    single = [o["verdict"] for rec in ok for o in (rec["order_xy"], rec["order_yx"]) if o["verdict"] in DECISIVE_VERDICTS]
     inconsistent = [rec for rec in ok if not rec["consistent"]]
     return {"n_rubric": len(rubric), "n_scored": len(pairs),
-            "n_unparseable": sum(rec["winner"] == "unparseable" for rec in records),
-            "n_failed": sum(rec["winner"] == "error" for rec in records),
+            **failure_counts(records, "winner"),
             **agreement(truth, pred, P_LABELS),
             "decisive_only": {"n": len(decisive), "coverage": len(decisive) / len(pairs) if pairs else None,
                               "accuracy": float(np.mean([t == p for t, p in decisive])) if decisive else None},
@@ -105,7 +104,7 @@ def calibrate_pairwise(client: JudgeClient, items: dict[str, EvalItem], rubric: 
     pairs = [(_item(items, r.id, f"pairwise rubric row {i + 1}"), r.answer_a, r.answer_b) for i, r in enumerate(rubric)]
     records = pw.judge_pairs(client, pairs, desc="calibrate pairwise", progress=progress)
     threshold = None
-    if client.cfg.verdict_mode == "logprobs":
+    if client.cfg.uses_logprobs:
         threshold = fit_threshold(lambda t: pairwise_metrics(rubric, pw.rethreshold(records, t))["kappa"],
                                   TIE_BAND_GRID, prefer=0.0)
         records = pw.rethreshold(records, threshold)

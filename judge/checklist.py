@@ -132,7 +132,8 @@ def aggregate(item: EvalItem, p: dict[str, float], checks: list[Check]) -> tuple
 def grade(client: JudgeClient, item: EvalItem, answer: str) -> AnswerGrade:
     """Run every check of ``item`` on ``answer`` (cached, retried by the client)."""
     checks = checklist(item)
-    prompt, clean = client.cfg.prompts.check, client.cfg.sanitize_answers
+    cfg = client.cfg
+    prompt, clean = cfg.prompts.check, cfg.sanitize_answers
     g = AnswerGrade(item_id=str(item.id))
     for c in checks:
         try:

@@ -27,25 +27,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from judge import checklist
+from judge.client import JudgeClient
+from judge.config import load_config
+from judge.inputs import EvalItem
+from judge.launch import judge_endpoint, launch_dtype
+from judge.splits import Split, in_split
+from judge.stats import cohen_kappa, sensitivity_specificity
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DATA_DIR, PROMPTS_DIR, RESULTS_DIR, SMALL_CHECKLIST_JUDGE
+from supportbot.training.manifest import hardware
+
 _HERE = Path(__file__).resolve().parent
-if sys.path and Path(sys.path[0]).resolve() == _HERE:
-    sys.path.pop(0)
-for _p in (_HERE.parent / "src", _HERE.parent):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-import numpy as np  # noqa: E402
-
-from judge import checklist  # noqa: E402
-from judge.client import JudgeClient  # noqa: E402
-from judge.config import load_config  # noqa: E402
-from judge.inputs import EvalItem  # noqa: E402
-from judge.launch import judge_endpoint, launch_dtype  # noqa: E402
-from judge.splits import Split, in_split  # noqa: E402
-from judge.stats import cohen_kappa, sensitivity_specificity  # noqa: E402
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, PROMPTS_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
 
 RUBRIC = _HERE / "rubric"
 FOLDS = 5
@@ -229,7 +224,7 @@ def by_pair_kind(p_labels: list[dict], truth: list[str], pred: list[str]) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--judge", default="local-qwen0.5b-checklist", help="judge config name or path")
+    p.add_argument("--judge", default=SMALL_CHECKLIST_JUDGE, help="judge config name or path")
     p.add_argument("--judge-base-url", help="use a running OpenAI-compatible endpoint instead of launching one")
     p.add_argument("--rubric-dir", type=Path, default=RUBRIC)
     p.add_argument("--split", choices=["dev", "test", "all"], default="test",

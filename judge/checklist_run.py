@@ -19,7 +19,7 @@ from judge import checklist, stats
 from judge import pairwise as pw
 from judge.calibrate import KAPPA_MIN
 from judge.inputs import EvalItem
-from judge.verdicts import ERROR
+from judge.labels import ERROR, failure_counts
 from supportbot.paths import repo_relative
 
 if TYPE_CHECKING:
@@ -46,9 +46,10 @@ def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, risk_mod
             "risk_model": risk_model is not None, "p": g.p, "errors": g.errors}
 
 
-def risk_model(run: Run) -> checklist.RiskModel | None:
-    """The risk model that ``calibrate`` fitted for this judge (results/calibration.json), else None (warned)."""
-    params = (run.calibration().get("hallucination") or {}).get("risk_model")
+def risk_model(run: Run, calib: dict[str, Any] | None = None) -> checklist.RiskModel | None:
+    """The risk model that ``calibrate`` fitted for this judge (``calib``, else results/calibration.json), else
+    None (warned)."""
+    params = (run.calibration(calib).get("hallucination") or {}).get("risk_model")
     if not params:
         from judge.runner import warn
 
@@ -58,14 +59,14 @@ def risk_model(run: Run) -> checklist.RiskModel | None:
     return checklist.RiskModel(**{**params, "features": tuple(params["features"])})
 
 
-def do_pairwise(run: Run) -> dict[str, Any]:
+def do_pairwise(run: Run, calib: dict[str, Any] | None = None) -> dict[str, Any]:
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
     bname, cname = run.model_names()
     jobs = [(items[i], n, a[i]["answer"]) for i in ids for n, a in ((bname, base), (cname, cand))]
     grades = grade_all(run, jobs, "checklist (pairwise)")
-    margin = run.threshold("pairwise")
+    margin = run.threshold("pairwise", calib)
     records = []
     for k, i in enumerate(ids):
         gx, gy = grades[2 * k], grades[2 * k + 1]
@@ -92,8 +93,7 @@ def summarize_model(records: list[dict[str, Any]], *, seed: int, n_resamples: in
         if r["verdict"] == HALLUCINATED and r["fired"]:
             kind = r["fired"].split(":")[-1] if r["fired"].startswith("fact:") else r["fired"].split(":")[0]
             fired[kind] = fired.get(kind, 0) + 1
-    return {"n": len(records), "n_scored": len(ok), "n_unparseable": 0,
-            "n_failed": sum(r["verdict"] == ERROR for r in records),
+    return {"n": len(records), "n_scored": len(ok), **failure_counts(records),
             "label_counts": {HALLUCINATED: sum(hal), CLEAN: len(hal) - sum(hal)},
             "hallucination_rate_overall": stats.bootstrap_ci(np.asarray(hal, float), n_resamples=n_resamples, seed=seed),
             "coverage": stats.bootstrap_ci(np.asarray([r["coverage"] for r in ok], float), n_resamples=n_resamples, seed=seed),
@@ -105,13 +105,13 @@ def summarize_model(records: list[dict[str, Any]], *, seed: int, n_resamples: in
                              if unans else None}}
 
 
-def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def do_hallucination(run: Run, calib: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
     names = run.model_names()
     jobs = [(items[i], n, a[i]["answer"]) for i in ids for n, a in zip(names, (base, cand), strict=True)]
-    model = risk_model(run)
+    model = risk_model(run, calib)
     grades = grade_all(run, jobs, "checklist (hallucination)")
     records = [answer_record(item, name, g, model) for (item, name, _), g in zip(jobs, grades, strict=True)]
     path = run.write_records("hallucination", records)
@@ -143,8 +143,9 @@ def do_calibrate(run: Run) -> dict[str, Any]:
     from judge.checklist_calibrate import calibrate, prompt_sha
 
     res = calibrate(run.client, run.items(), run.rubric_dir, run.label_split, run.rubric_limit, progress=run.progress)
-    out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "judge_mode": "checklist",
-                           "verdict_mode": run.client.cfg.verdict_mode, "prompt_sha256": prompt_sha(run.client.cfg),
+    cfg = run.cfg
+    out: dict[str, Any] = {"judge": run.judge, "model": cfg.model, "judge_mode": "checklist",
+                           "verdict_mode": cfg.verdict_mode, "prompt_sha256": prompt_sha(cfg),
                            "kappa_min": KAPPA_MIN, "labels": f"label set v2 in {repo_relative(run.rubric_dir)}, {run.label_split} split "
                            "(judge/splits.py); AI annotators", **res}
     agreement = run.rubric_dir / AGREEMENT

@@ -22,17 +22,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
-if sys.path and Path(sys.path[0]).resolve() == _HERE:
-    sys.path.pop(0)
-for _p in (_HERE.parent / "src", _HERE.parent):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from judge import checklist
+from judge.inputs import EvalItem
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative
 
-from judge import checklist  # noqa: E402
-from judge.inputs import EvalItem  # noqa: E402
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 BUDGET_S = 15 * 60  # 200 answers
 

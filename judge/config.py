@@ -109,6 +109,16 @@ class JudgeConfig(BaseModel):
             raise ValueError("name must be a plain file-name-safe word (it names the cache file)")
         return v
 
+    @property
+    def uses_logprobs(self) -> bool:
+        """Verdicts are read from the verdict token's logprobs (thresholds fitted by `calibrate`), not from JSON."""
+        return self.verdict_mode == "logprobs"
+
+    @property
+    def is_checklist(self) -> bool:
+        """Each answer is graded alone with yes/no checks (judge/checklist.py) instead of one holistic prompt."""
+        return self.judge_mode == "checklist"
+
     def api_key(self) -> str:
         """The key from ``$api_key_env`` ("EMPTY" for local servers); never stored or logged."""
         return os.environ.get(self.api_key_env) or "EMPTY"

@@ -15,24 +15,25 @@ import numpy as np
 from judge import stats
 from judge.client import JudgeClient
 from judge.inputs import EvalItem
+from judge.labels import HALLUCINATED, HALLUCINATION_VERDICTS, failure_counts
 from judge.prompting import hallucination_messages
 from judge.verdicts import apply_threshold, ask
 
-SCORED = ("0", "1", "2", "not_attempted")
+SCORED = HALLUCINATION_VERDICTS
 
 
 def is_hallucinated(verdict: str) -> bool:
-    return verdict in ("1", "2")
+    return verdict in HALLUCINATED
 
 
 def judge_answers(client: JudgeClient, jobs: list[tuple[EvalItem, str, str]], *, threshold: float = 0.5,
                   desc: str = "hallucination", progress: bool = True) -> list[dict[str, Any]]:
     """Grade ``(item, model, answer)`` triples; one record each."""
-    logprobs = client.cfg.verdict_mode == "logprobs"
+    cfg = client.cfg
 
     def one(job: tuple[EvalItem, str, str]) -> dict[str, Any]:
         item, model, answer = job
-        msgs = hallucination_messages(client.cfg, item, answer, logprobs=logprobs)
+        msgs = hallucination_messages(cfg, item, answer, logprobs=cfg.uses_logprobs)
         rec = apply_threshold(ask(client, msgs, "hallucination", {"id": str(item.id), "model": model}),
                               "hallucination", threshold)
         return {"id": str(item.id), "model": model, "answerable": item.answerable, **rec}
@@ -56,8 +57,7 @@ def summarize_model(records: list[dict[str, Any]], *, seed: int = 0, n_resamples
     unans = [r for r in ok if not r.get("answerable", True)]
     return {
         "n": len(records), "n_scored": len(ok),
-        "n_unparseable": sum(r["verdict"] == "unparseable" for r in records),
-        "n_failed": sum(r["verdict"] == "error" for r in records),
+        **failure_counts(records),
         "label_counts": {k: v.count(k) for k in SCORED},
         "attempted_rate": _rate(attempted, seed, n_resamples),
         "hallucination_rate_attempted": _rate([h for h, a in zip(halluc, attempted, strict=True) if a], seed, n_resamples),

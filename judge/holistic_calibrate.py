@@ -20,24 +20,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
-if sys.path and Path(sys.path[0]).resolve() == _HERE:
-    sys.path.pop(0)
-for _p in (_HERE.parent / "src", _HERE.parent):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from judge import calibrate as cal
+from judge import hallucination as hal
+from judge import pairwise as pw
+from judge.checklist_calibrate import FOLDS, RUBRIC, by_pair_kind, folds, load_labels
+from judge.client import JudgeClient
+from judge.config import load_config
+from judge.inputs import EvalItem, HallucinationLabel, PairwiseLabel
+from judge.launch import judge_endpoint, launch_dtype
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR, SMALL_HOLISTIC_JUDGE
+from supportbot.training.manifest import hardware
 
-from judge import calibrate as cal  # noqa: E402
-from judge import hallucination as hal  # noqa: E402
-from judge import pairwise as pw  # noqa: E402
-from judge.checklist_calibrate import FOLDS, RUBRIC, by_pair_kind, folds, load_labels  # noqa: E402
-from judge.client import JudgeClient  # noqa: E402
-from judge.config import load_config  # noqa: E402
-from judge.inputs import EvalItem, HallucinationLabel, PairwiseLabel  # noqa: E402
-from judge.launch import judge_endpoint, launch_dtype  # noqa: E402
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 
 def out_of_fold(records: list[dict[str, Any]], fit: Any, apply: Any, seed: int) -> tuple[list[dict[str, Any]], list[float]]:
@@ -59,7 +54,7 @@ def hallucination_agreement(client: JudgeClient, items: dict[str, EvalItem], row
     rubric = [HallucinationLabel.model_validate(r) for r in rows]
     records = hal.judge_answers(client, [(items[str(r.id)], r.model, r.answer) for r in rubric], desc="holistic hallucination")
     chosen = None
-    if client.cfg.verdict_mode == "logprobs":
+    if client.cfg.uses_logprobs:
         def fit(train: list[int]) -> float:
             sub = [rubric[i] for i in train]
             return cal.fit_threshold(lambda t: cal.hallucination_metrics(sub, hal.rethreshold([records[i] for i in train], t))
@@ -77,7 +72,7 @@ def pairwise_agreement(client: JudgeClient, items: dict[str, EvalItem], rows: li
     rubric = [PairwiseLabel.model_validate(r) for r in rows]
     records = pw.judge_pairs(client, [(items[str(r.id)], r.answer_a, r.answer_b) for r in rubric], desc="holistic pairwise")
     chosen = None
-    if client.cfg.verdict_mode == "logprobs":
+    if client.cfg.uses_logprobs:
         def fit(train: list[int]) -> float:
             sub = [rubric[i] for i in train]
             return cal.fit_threshold(lambda t: cal.pairwise_metrics(sub, pw.rethreshold([records[i] for i in train], t))["kappa"],
@@ -97,7 +92,7 @@ def pairwise_agreement(client: JudgeClient, items: dict[str, EvalItem], rows: li
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--judge", default="local-qwen0.5b", help="judge config name or path (a holistic judge)")
+    p.add_argument("--judge", default=SMALL_HOLISTIC_JUDGE, help="judge config name or path (a holistic judge)")
     p.add_argument("--judge-base-url", help="use a running OpenAI-compatible endpoint instead of launching one")
     p.add_argument("--rubric-dir", type=Path, default=RUBRIC)
     p.add_argument("--split", choices=["dev", "test", "all"], default="test", help="label rows of these eval items")

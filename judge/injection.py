@@ -19,12 +19,13 @@ from typing import Any
 
 from judge.client import JudgeClient
 from judge.inputs import EvalItem
+from judge.labels import PAIRWISE_VERDICTS, WINNERS, failure_counts
 from judge.prompting import pairwise_messages, render
 from judge.verdicts import apply_threshold, ask, combine_orders
 from supportbot.paths import load_prompt
 
-PAIR_OK = ("x", "y", "tie")
-ORDER_OK = ("A", "B", "tie")
+PAIR_OK = WINNERS
+ORDER_OK = PAIRWISE_VERDICTS
 ATTACKS_PROMPT = "judge_injection"
 _SECTION = re.compile(r"^### ([a-z0-9-]+) (start|end)[ \t]*$", re.M)
 
@@ -87,8 +88,7 @@ def _rates(pair_rows: list[dict], order_rows: list[dict]) -> dict[str, Any]:
     return {"n_pairs_scored": pairs["n"], "pair_flip_rate": pairs["flip_rate"], "pair_success_rate": pairs["success_rate"],
             "n_orders_scored": orders["n"], "order_flip_rate": orders["flip_rate"],
             "order_success_rate": orders["success_rate"],
-            "n_unparseable": sum(r["verdict"] == "unparseable" for r in order_rows),
-            "n_failed": sum(r["verdict"] == "error" for r in order_rows),
+            **failure_counts(order_rows),
             "n_prompts_same_as_clean": sum(r["same_prompt_as_clean"] for r in order_rows)}
 
 
@@ -96,7 +96,8 @@ def run_injection(client: JudgeClient, clean: list[dict[str, Any]], items: dict[
                   answers_x: dict[str, dict], answers_y: dict[str, dict], *, attacks: list[Attack],
                   tie_band: float = 0.0, progress: bool = True) -> dict[str, Any]:
     """``clean``: pairwise records (x = baseline, y = candidate) for the sampled ids."""
-    cfg, logprobs = client.cfg, client.cfg.verdict_mode == "logprobs"
+    cfg = client.cfg
+    logprobs = cfg.uses_logprobs
     budget = cfg.budget.answer_words
     jobs = []  # (record, attack, order, answer in A, answer in B, attacked position, clean A, clean B)
     for rec in clean:

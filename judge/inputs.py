@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from supportbot import records
 from supportbot.jsonl import JsonlError, iter_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 
@@ -100,28 +101,17 @@ def load_eval_items(path: str | Path) -> dict[str, EvalItem]:
 
 
 def load_answers(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Answers by id from an ``eval/generate.py`` file (``id``, ``answer``, ``model``, token counts...)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: answers file not found (eval/generate.py writes results/answers/<model>.jsonl)")
-    out: dict[str, dict[str, Any]] = {}
+    """Answer rows by id from an ``eval/generate.py`` file (``id``, ``answer``, ``model``, token counts...);
+    a repeated id keeps its first row, a broken last line (a killed run) is skipped."""
     try:
-        for line, row in iter_jsonl(path, allow_truncated_tail=True):
-            for f in ("id", "answer"):
-                if f not in row:
-                    raise InputError(f"{path}:{line}: field '{f}' missing")
-            if not isinstance(row["answer"], str):
-                raise InputError(f"{path}:{line}: field 'answer' must be a string")
-            out.setdefault(str(row["id"]), row)
-    except JsonlError as exc:
+        return {rid: a.row for rid, a in records.load_answers(path, duplicates="first", allow_truncated_tail=True).items()}
+    except records.AnswerFileError as exc:
         raise InputError(str(exc)) from None
-    return out
 
 
 def answers_path(model: str) -> Path:
     """A model name (``base``) or a path to an answers file."""
-    p = Path(model)
-    return p if p.suffix == ".jsonl" else ANSWERS_DIR / f"{model}.jsonl"
+    return records.answers_path(model, ANSWERS_DIR)
 
 
 def model_name(model: str) -> str:

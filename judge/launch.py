@@ -9,6 +9,7 @@ from pathlib import Path
 from judge.config import JudgeConfig
 from supportbot.paths import ROOT
 from supportbot.runtime_env import has_cuda
+from supportbot.serving import serve_model
 from supportbot.training.manifest import cpu_bf16_flags
 
 
@@ -61,21 +62,15 @@ def _serve(cfg: JudgeConfig) -> Iterator[str]:
         raise FileNotFoundError(f"judge model folder {model_dir} is missing (for the Qwen judge: "
                                 "`python scripts/bootstrap_judge.py`)")
     if cfg.launch.backend == "supportbot":
-        from supportbot.serve.process import ServerProcess
+        def announce(base_url: str, log: Path) -> None:
+            print(f"judge server: {base_url} ({cfg.model} from {model_dir}), log {log}", flush=True)
 
-        with ServerProcess.supportbot(models={cfg.model: str(model_dir)}, name=f"judge-{cfg.name}",
-                                      timeout=cfg.launch.timeout_s) as srv:
-            print(f"judge server: {srv.base_url} ({cfg.model} from {model_dir}), log {srv.log_path}", flush=True)
-            yield srv.base_url
+        with serve_model("app", cfg.model, model_dir, timeout=cfg.launch.timeout_s, label=f"judge-{cfg.name}",
+                         on_ready=announce) as base_url:
+            yield base_url
         return
-    from supportbot import vllm_server
-
-    vcfg = vllm_server.VllmConfig(model_dir=model_dir, name=cfg.model, port=0,
-                                   enforce_eager=cfg.launch.enforce_eager, max_model_len=cfg.launch.max_model_len,
-                                   dtype=launch_dtype(cfg.launch.dtype),
-                                   extra_args=["--block-size", str(cfg.launch.block_size)] if cfg.launch.block_size else [])
-    vllm_server.start(vcfg, timeout=cfg.launch.timeout_s)
-    try:
-        yield vcfg.url
-    finally:
-        vllm_server.stop(cfg.model, quiet=True)
+    extra_args = ["--block-size", str(cfg.launch.block_size)] if cfg.launch.block_size else []
+    with serve_model("vllm", cfg.model, model_dir, enforce_eager=cfg.launch.enforce_eager,
+                     timeout=cfg.launch.timeout_s, max_model_len=cfg.launch.max_model_len,
+                     dtype=launch_dtype(cfg.launch.dtype), extra_args=extra_args) as base_url:
+        yield base_url

@@ -20,14 +20,7 @@ import random
 import sys
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-if sys.path and Path(sys.path[0]).resolve() == _HERE:
-    sys.path.pop(0)
-for _p in (_HERE.parent, _HERE.parent / "src"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from judge.inputs import (  # noqa: E402
+from judge.inputs import (
     RUBRIC_DIR,
     HallucinationLabel,
     InputError,
@@ -37,8 +30,10 @@ from judge.inputs import (  # noqa: E402
     load_eval_items,
     model_name,
 )
-from supportbot.jsonl import iter_jsonl, write_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR  # noqa: E402
+from supportbot.jsonl import iter_jsonl, write_jsonl
+from supportbot.paths import DATA_DIR
+
+_HERE = Path(__file__).resolve().parent
 
 SHEETS = RUBRIC_DIR / "sheets"
 

@@ -15,6 +15,7 @@ import numpy as np
 from judge import stats
 from judge.client import JudgeClient
 from judge.inputs import EvalItem
+from judge.labels import DECISIVE_VERDICTS, WINNERS, failure_counts
 from judge.prompting import pairwise_messages
 from judge.verdicts import apply_threshold, ask, combine_orders
 
@@ -29,7 +30,7 @@ def judge_pairs(client: JudgeClient, pairs: list[tuple[EvalItem, str, str]], *, 
 
     ``tie_band`` only matters for logprob verdicts (see :func:`judge.verdicts.combine_orders`).
     """
-    logprobs = client.cfg.verdict_mode == "logprobs"
+    cfg = client.cfg
     jobs = []
     for item, x, y in pairs:
         jobs.append((item, x, y, "xy"))
@@ -37,7 +38,7 @@ def judge_pairs(client: JudgeClient, pairs: list[tuple[EvalItem, str, str]], *, 
 
     def one(job: tuple[EvalItem, str, str, str]) -> dict[str, Any]:
         item, a, b, order = job
-        msgs = pairwise_messages(client.cfg, item, a, b, logprobs=logprobs)
+        msgs = pairwise_messages(cfg, item, a, b, logprobs=cfg.uses_logprobs)
         return apply_threshold(ask(client, msgs, "pairwise", {"id": str(item.id), "order": order}), "pairwise")
 
     recs = client.map(one, jobs, desc=desc, progress=progress)
@@ -57,14 +58,14 @@ def summarize(records: list[dict[str, Any]], base_name: str, cand_name: str,
               base_answers: dict[str, dict], cand_answers: dict[str, dict], *, seed: int = 0,
               n_resamples: int = stats.DEFAULT_RESAMPLES) -> dict[str, Any]:
     """Statistics for records whose pair is (x = baseline, y = candidate)."""
-    ok = [r for r in records if r["winner"] in ("x", "y", "tie")]
+    ok = [r for r in records if r["winner"] in WINNERS]
     score = np.array([{"y": 1.0, "tie": 0.5, "x": 0.0}[r["winner"]] for r in ok])
     wins, ties, losses = int((score == 1).sum()), int((score == 0.5).sum()), int((score == 0).sum())
     dlen = np.array([n_words(cand_answers[r["id"]]["answer"]) - n_words(base_answers[r["id"]]["answer"]) for r in ok])
     # a checklist judge grades answers alone: its records have no orders, so no position statistics
     consistent = [r["consistent"] for r in ok if "consistent" in r]
     first_pos = [o["verdict"] == "A" for r in ok if "order_xy" in r for o in (r["order_xy"], r["order_yx"])
-                 if o["verdict"] in ("A", "B")]
+                 if o["verdict"] in DECISIVE_VERDICTS]
 
     def avg_len(ans: dict[str, dict]) -> dict[str, Any]:
         ids = [r["id"] for r in records]
@@ -74,8 +75,7 @@ def summarize(records: list[dict[str, Any]], base_name: str, cand_name: str,
 
     return {
         "baseline": base_name, "candidate": cand_name, "n_pairs": len(records), "n_scored": len(ok),
-        "n_unparseable": sum(r["winner"] == "unparseable" for r in records),
-        "n_failed": sum(r["winner"] == "error" for r in records),
+        **failure_counts(records, "winner"),
         "wins": wins, "ties": ties, "losses": losses,
         "win_rate": stats.bootstrap_ci(score, n_resamples=n_resamples, seed=seed),
         "lc_win_rate": stats.lc_win_rate_ci(score, dlen, n_resamples=n_resamples, seed=seed) if len(ok) >= 3 else None,

@@ -12,10 +12,9 @@ import math
 import re
 from typing import Any
 
-PAIRWISE_VERDICTS = ("A", "B", "tie")
-HALLUCINATION_VERDICTS = ("0", "1", "2", "not_attempted")
+from judge.labels import HALLUCINATION_VERDICTS, PAIRWISE_VERDICTS, UNPARSEABLE  # noqa: F401 - re-exported
+
 HALLUCINATION_TOKENS = {"0": "0", "1": "1", "2": "2", "X": "not_attempted"}
-UNPARSEABLE = "unparseable"
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S | re.I)
 

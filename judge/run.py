@@ -31,23 +31,18 @@ import threading
 import time
 from pathlib import Path
 
+from judge import runner
+from judge.client import JudgeClient, JudgeUnreachableError
+from judge.config import ConfigError, load_config
+from judge.inputs import RUBRIC_DIR, InputError
+from judge.launch import judge_endpoint
+from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR
+from supportbot.runtime_env import apply_safe_env
+from supportbot.serve.process import ServerStartError
+from supportbot.vllm_server import VllmServerError
+
 _HERE = Path(__file__).resolve().parent
 _ROOT = _HERE.parent
-if sys.path and Path(sys.path[0]).resolve() == _HERE:
-    sys.path.pop(0)  # `python judge/run.py`: import judge.* as a package, never its modules as top-level names
-for _p in (_ROOT, _ROOT / "src"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from judge import runner  # noqa: E402
-from judge.client import JudgeClient, JudgeUnreachableError  # noqa: E402
-from judge.config import ConfigError, load_config  # noqa: E402
-from judge.inputs import RUBRIC_DIR, InputError  # noqa: E402
-from judge.launch import judge_endpoint  # noqa: E402
-from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
-from supportbot.serve.process import ServerStartError  # noqa: E402
-from supportbot.vllm_server import VllmServerError  # noqa: E402
 
 COMMANDS = {
     "pairwise": "candidate vs baseline (holistic: both orders; checklist: each answer graded alone); W/T/L, win rate "
@@ -183,7 +178,7 @@ def dispatch(command: str, run: runner.Run) -> dict:
     else:
         summary, calib = runner.do_all(run)
     # one copy per verdict mode, so `calibrate --verdict-mode json` and `... logprobs` can be compared
-    runner.write_json(run.judgments_dir / f"calibration-{run.judge}-{run.client.cfg.verdict_mode}.json", calib)
+    runner.write_json(run.judgments_dir / f"calibration-{run.judge}-{run.cfg.verdict_mode}.json", calib)
     warn_uncalibrated(calib["calibrated"])
     return calib if command == "calibrate" else summary
 

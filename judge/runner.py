@@ -15,6 +15,7 @@ from judge import checklist_run, stats
 from judge import hallucination as hal
 from judge import pairwise as pw
 from judge.client import JudgeClient
+from judge.config import JudgeConfig
 from judge.injection import load_attacks, run_injection, sample_ids
 from judge.inputs import (
     RUBRIC_DIR,
@@ -53,8 +54,13 @@ class Run:
 
     # ---------------------------------------------------------------- inputs
     @property
+    def cfg(self) -> JudgeConfig:
+        """The judge's settings (the config the client was built with)."""
+        return self.client.cfg
+
+    @property
     def judge(self) -> str:
-        return self.client.cfg.name
+        return self.cfg.name
 
     @property
     def judgments_dir(self) -> Path:
@@ -90,18 +96,22 @@ class Run:
     def calibration_path(self) -> Path:
         return self.out_dir / "calibration.json"
 
-    def calibration(self) -> dict[str, Any]:
-        """What `calibrate` wrote for this judge (results/calibration.json), or {} when it is another judge's."""
+    def calibration(self, calib: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``calib`` when given (the result `all` just computed, handed over in memory), else what `calibrate`
+        wrote for this judge (results/calibration.json), or {} when it is another judge's."""
+        if calib is not None:
+            return calib
         path = self.calibration_path
         data = json.loads(path.read_text()) if path.is_file() else {}
         return data if data.get("judge") == self.judge else {}
 
-    def threshold(self, kind: str) -> float:
-        """Logprob threshold (hallucination) or tie band (pairwise) fitted by `calibrate`, else the default."""
+    def threshold(self, kind: str, calib: dict[str, Any] | None = None) -> float:
+        """Logprob threshold (hallucination) or tie band (pairwise) fitted by `calibrate` (``calib``, else the
+        calibration file), else the default."""
         default = 0.0 if kind == "pairwise" else 0.5
-        if self.client.cfg.verdict_mode != "logprobs":
+        if not self.cfg.uses_logprobs:
             return default
-        fitted = (self.calibration().get(kind) or {}).get("threshold")
+        fitted = (self.calibration(calib).get(kind) or {}).get("threshold")
         if fitted is not None:
             return float(fitted)
         warn(f"no fitted {kind} threshold for judge {self.judge!r} in {self.calibration_path}: using {default} "
@@ -143,17 +153,18 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------ subcommands
 def checklist_mode(run: Run) -> bool:
-    return run.client.cfg.judge_mode == "checklist"
+    return run.cfg.is_checklist
 
 
-def do_pairwise(run: Run) -> dict[str, Any]:
+def do_pairwise(run: Run, calib: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``calib``: the calibration result to take the tie band from (default: the calibration file)."""
     if checklist_mode(run):
-        return checklist_run.do_pairwise(run)
+        return checklist_run.do_pairwise(run, calib)
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
     pairs = [(items[i], base[i]["answer"], cand[i]["answer"]) for i in ids]
-    records = pw.judge_pairs(run.client, pairs, tie_band=run.threshold("pairwise"), progress=run.progress)
+    records = pw.judge_pairs(run.client, pairs, tie_band=run.threshold("pairwise", calib), progress=run.progress)
     bname, cname = run.model_names()
     for r in records:
         r.update(baseline=bname, candidate=cname, x=bname, y=cname,
@@ -164,9 +175,10 @@ def do_pairwise(run: Run) -> dict[str, Any]:
     return summary
 
 
-def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def do_hallucination(run: Run, calib: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``calib``: the calibration result to take the threshold from (default: the calibration file)."""
     if checklist_mode(run):
-        return checklist_run.do_hallucination(run)
+        return checklist_run.do_hallucination(run, calib)
     base, cand = run.answers()
     ids, missing = run.selected(base, cand)
     items = run.items()
@@ -174,7 +186,7 @@ def do_hallucination(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     # both models' answers to one question back to back: the judge server's prefix cache reuses the shared
     # system prompt + question + references (vLLM: ~5 s -> ~1 s per call on the CPU default)
     jobs = [(items[i], name, ans[i]["answer"]) for i in ids for name, ans in zip(names, (base, cand), strict=True)]
-    records = hal.judge_answers(run.client, jobs, threshold=run.threshold("hallucination"), progress=run.progress)
+    records = hal.judge_answers(run.client, jobs, threshold=run.threshold("hallucination", calib), progress=run.progress)
     path = run.write_records("hallucination", records)
     by_model = {n: [r for r in records if r["model"] == n] for n in names}
     summary = {"models": {n: hal.summarize_model(rs, seed=run.seed, n_resamples=run.resamples) for n, rs in by_model.items()},
@@ -188,7 +200,7 @@ def do_calibrate(run: Run) -> dict[str, Any]:
     if checklist_mode(run):
         return checklist_run.do_calibrate(run)
     items = run.items()
-    out: dict[str, Any] = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
+    out: dict[str, Any] = {"judge": run.judge, "model": run.cfg.model, "verdict_mode": run.cfg.verdict_mode,
                            "kappa_min": cal.KAPPA_MIN, "threshold_note": ("logprobs mode: the hallucination threshold and the pairwise tie band are "
                                               "fitted in-sample on this rubric set (optimistic agreement)")}
     for kind, loader, fn in (("hallucination", load_hallucination_rubric, cal.calibrate_hallucination),
@@ -225,7 +237,7 @@ def do_injection(run: Run) -> dict[str, Any]:
     res = run_injection(run.client, clean, items, base, cand, attacks=attacks, tie_band=thr, progress=run.progress)
     res["records"] = str(run.write_records("injection", res.pop("rows")))
     res["sampled_ids"] = chosen
-    res["sanitize_answers"] = run.client.cfg.sanitize_answers
+    res["sanitize_answers"] = run.cfg.sanitize_answers
     return res
 
 
@@ -242,17 +254,18 @@ def corrected_rates(hsum: dict[str, Any], hrecords: list[dict[str, Any]], calib:
 
 
 def do_all(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Calibrate (written to the calibration file), then pairwise and hallucination with the fitted thresholds."""
     t0 = time.perf_counter()
     calib = do_calibrate(run)
-    write_json(run.out_dir / "calibration.json", calib)
-    pair = do_pairwise(run)
-    hsum, hrecs = do_hallucination(run)
+    write_json(run.calibration_path, calib)
+    pair = do_pairwise(run, calib)
+    hsum, hrecs = do_hallucination(run, calib)
     hsum["corrected_overall_rate"] = (checklist_run.corrected_rates(hrecs, calib, seed=run.seed, resamples=run.resamples)
                                       if checklist_mode(run) else
                                       corrected_rates(hsum, hrecs, calib, seed=run.seed, resamples=run.resamples))
     calibrated = calib["calibrated"]
-    summary = {"judge": run.judge, "model": run.client.cfg.model, "verdict_mode": run.client.cfg.verdict_mode,
-               "judge_mode": run.client.cfg.judge_mode,
+    cfg = run.cfg
+    summary = {"judge": run.judge, "model": cfg.model, "verdict_mode": cfg.verdict_mode, "judge_mode": cfg.judge_mode,
                "status": "calibrated" if all(calibrated.values()) else "uncalibrated", "calibrated": calibrated,
                "calibration_kappa": {"hallucination_binary": (calib["hallucination"] or {}).get("kappa") if checklist_mode(run)
                                      else (calib["hallucination"] or {}).get("binary", {}).get("kappa"),

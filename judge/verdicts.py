@@ -1,4 +1,4 @@
-"""One judge verdict: ask (cache first), parse strictly, one repair request, else ``unparseable``.
+"""One judge verdict: ask (cache first), parse strictly, one repair request, else ``Failure.UNPARSEABLE``.
 
 In ``logprobs`` mode the raw verdict-token probabilities are kept in the record, so a threshold
 fitted later on the rubric set is applied without asking the judge again (:func:`apply_threshold`,
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from judge.client import JudgeCallError, JudgeClient
+from judge.labels import ERROR, UNPARSEABLE
 from judge.parse import (
-    UNPARSEABLE,
     VerdictParseError,
     parse_hallucination,
     parse_hallucination_logprobs,
@@ -19,8 +19,6 @@ from judge.parse import (
     parse_pairwise_logprobs,
 )
 from judge.prompting import repair_messages
-
-ERROR = "error"  # the request failed after every retry (not cached: a rerun asks again)
 
 
 def _usage(*resps: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +30,8 @@ def _usage(*resps: dict[str, Any]) -> dict[str, Any]:
 
 def ask(client: JudgeClient, messages: list[dict], kind: str, meta: dict[str, Any]) -> dict[str, Any]:
     """Judge one prompt; ``kind`` starts with ``pairwise`` or ``hallucination``. Returns a verdict record."""
-    logprobs = client.cfg.verdict_mode == "logprobs"
+    cfg = client.cfg
+    logprobs = cfg.uses_logprobs
     pairwise = kind.startswith("pairwise")
     try:
         resp = client.complete(messages, logprobs=logprobs, meta={"kind": kind, **meta})
@@ -49,7 +48,7 @@ def ask(client: JudgeClient, messages: list[dict], kind: str, meta: dict[str, An
         return {**parser(resp["content"]), "repaired": False, "raw": resp["content"], **_usage(resp)}
     except VerdictParseError as first:
         try:
-            fix = client.complete(repair_messages(client.cfg, messages, resp["content"], str(first)),
+            fix = client.complete(repair_messages(cfg, messages, resp["content"], str(first)),
                                   meta={"kind": kind + "-repair", **meta})
         except JudgeCallError as exc:
             return {"verdict": UNPARSEABLE, "raw": resp["content"], "parse_error": f"{first}; repair failed: {exc}",
@@ -91,7 +90,7 @@ def apply_threshold(rec: dict[str, Any], kind: str, threshold: float = 0.5) -> d
 def combine_orders(first: dict[str, Any], second: dict[str, Any], tie_band: float = 0.0) -> dict[str, Any]:
     """Pair verdict from both orders: first order shows (x, y), second shows (y, x).
 
-    Returns ``winner`` in ``x`` / ``y`` / ``tie`` / ``unparseable`` / ``error`` and ``consistent``
+    Returns ``winner`` in ``x`` / ``y`` / ``tie`` or a :class:`judge.labels.Failure`, and ``consistent``
     (whether the two order-level verdicts name the same answer).
 
     JSON verdicts follow MT-Bench: a verdict that flips with the order is a tie. Logprob verdicts
@@ -100,7 +99,7 @@ def combine_orders(first: dict[str, Any], second: dict[str, Any], tie_band: floa
     it is < −``tie_band``, else tie (``tie_band`` fitted on the rubric set).
     """
     v1, v2 = first.get("verdict"), second.get("verdict")
-    for bad in (ERROR, UNPARSEABLE):
+    for bad in (ERROR, UNPARSEABLE):  # a failed request outranks an unparseable reply
         if bad in (v1, v2):
             return {"winner": bad, "consistent": None}
     w1 = {"A": "x", "B": "y", "tie": "tie"}[v1]

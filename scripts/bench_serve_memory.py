@@ -14,20 +14,18 @@ after the other (never together) on an otherwise idle machine; the load average 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
+from supportbot import vllm_server
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_RUN_DIR, RESULTS_DIR, load_prompt
+from supportbot.provenance import write_result
+from supportbot.runtime_env import apply_safe_env
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
-from supportbot import vllm_server  # noqa: E402
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR, load_prompt  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
-
-RUN_DIR = OUTPUTS_DIR / "smollm2-135m-lora-cpu"
+RUN_DIR = DEFAULT_RUN_DIR
 QUESTION = "My SR-300 router's LED is blinking amber. What does that mean?"
 
 
@@ -85,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
            "tuned_answer_same_merged_vs_lora": two["answers"]["tuned"] == lora["answers"]["tuned"],
            "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_result(a.out, out, quiet=True)
     for r in results:
         print(f"{r['setup']}: {r['rss_gib_total']} GiB resident, ready in {r['ready_s_total']} s")
     print(f"two servers / LoRA = {out['rss_ratio_two_servers_over_lora']}x memory; "

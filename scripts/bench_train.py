@@ -30,18 +30,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from supportbot.jsonl import read_jsonl, write_jsonl
+from supportbot.paths import DATA_DIR, DEFAULT_TRAIN_CONFIG, RESULTS_DIR
+from supportbot.provenance import cpu_bf16_flags, git_state, hardware, package_versions, write_result
+from supportbot.runtime_env import apply_safe_env
+from supportbot.training.derived_config import write_derived_config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
-import yaml  # noqa: E402
-
-from supportbot.jsonl import read_jsonl, write_jsonl  # noqa: E402
-from supportbot.paths import CONFIGS_DIR, DATA_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
-from supportbot.training import manifest as mf  # noqa: E402
-from supportbot.training.derived_config import write_derived_config  # noqa: E402
-
-CONFIG = CONFIGS_DIR / "smollm2-135m-lora-cpu.yml"
+CONFIG = DEFAULT_TRAIN_CONFIG
 
 
 def run_axolotl(rows_file: Path, work: Path, steps: int, threads: int, precision: str) -> dict:
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = read_jsonl(DATA_DIR / "train.jsonl")[: args.rows]
     runs = []
     threads = len(os.sched_getaffinity(0))
-    flags = mf.cpu_bf16_flags()
+    flags = cpu_bf16_flags()
     precisions = ["fp32", "bf16"] if flags else ["fp32"]
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         work = Path(tmp)
@@ -167,15 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "ratios": ratios,
         "target": "Axolotl bf16 >= 0.9 x the plain bf16 loop",
-        "hardware": mf.hardware(),
-        "packages": mf.package_versions(),
-        "git": mf.git_state(),
+        "hardware": hardware(),
+        "packages": package_versions(),
+        "git": git_state(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["ratios"], indent=2))
-    print(f"written to {args.out}")
-    return 0
+    return write_result(args.out, result)
 
 
 if __name__ == "__main__":

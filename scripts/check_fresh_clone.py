@@ -30,11 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot.paths import RESULTS_DIR
+from supportbot.provenance import hardware, write_result
 
-from supportbot.paths import RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUTCOME_SECTIONS = ("missing", "training", "lm_eval", "pairwise", "hallucination", "calibration", "reference_check")
 # leaves that describe when, how long or where, not what was measured
@@ -69,8 +68,7 @@ def recompare(clone: Path, out: Path) -> int:
     diffs = outcome_differences(committed_summary(), json.loads((clone / "results" / "summary.json").read_text()))
     record.update(outcome_differences=diffs, outcomes_equal=not diffs,
                   recompared_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"{len(diffs)} outcome differences; written to {out}")
+    write_result(out, record, summary=f"{len(diffs)} outcome differences")
     return 0 if not diffs else 1
 
 
@@ -127,9 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                "judge_calls": judge_usage.get("calls"), "judge_cache_hits": judge_usage.get("cache_hits"),
                "answers_reused": reused, "outcome_differences": diffs, "outcomes_equal": not diffs,
                "hardware": hardware(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        a.out.write_text(json.dumps(out, indent=2) + "\n")
-        print(f"setup {setup_s} s + pipeline {pipeline_s} s; judge calls {out['judge_calls']}, "
-              f"{len(diffs)} outcome differences; written to {a.out}")
+        write_result(a.out, out, summary=f"setup {setup_s} s + pipeline {pipeline_s} s; judge calls {out['judge_calls']}, "
+                                          f"{len(diffs)} outcome differences")
         return 0 if not diffs else 1
     finally:
         if a.keep:

@@ -24,17 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
-from supportbot.paths import RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
+from supportbot.paths import DEFAULT_TRAIN_CONFIG, RESULTS_DIR, ROOT
+from supportbot.provenance import hardware, sha256_file, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("axolotl_configs/smollm2-135m-lora-cpu.yml"))
+    p.add_argument("--config", type=Path, default=DEFAULT_TRAIN_CONFIG.relative_to(ROOT))
     p.add_argument("--steps", type=int, default=4, help="optimizer steps per run (default: %(default)s)")
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment variable (repeatable)")
@@ -52,17 +48,14 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             manifest = json.loads((out / "run_manifest.json").read_text())
             rows.append({"run": i, "seconds": round(time.perf_counter() - t, 1),
-                         "adapter_sha256": sha256_files([out / "adapter_model.safetensors"])[:16],
+                         "adapter_sha256": sha256_file(out / "adapter_model.safetensors")[:16],
                          "train_loss_curve": manifest.get("train_loss_curve"), "eval_loss_curve": manifest.get("eval_loss_curve")})
             print(json.dumps(rows[-1]), flush=True)
     identical = len({r["adapter_sha256"] for r in rows}) == 1
     result = {"command": "python scripts/check_train_determinism.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "config": str(a.config), "steps": a.steps, "env": extra, "runs": rows, "bit_identical": identical,
               "hardware": hardware(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"adapters {'identical' if identical else 'differ'}; written to {a.out}")
-    return 0
+    return write_result(a.out, result, summary=f"adapters {'identical' if identical else 'differ'}")
 
 
 if __name__ == "__main__":

@@ -16,21 +16,19 @@ dev table. ``--rescore`` recomputes the choice from the answer files of an earli
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from eval.dev_set import WORK, answer_many, dev_first_turn
+from supportbot import behaviour as bh
+from supportbot.jsonl import read_jsonl, write_jsonl
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TUNED_DIR, RESULTS_DIR
+from supportbot.provenance import hardware, write_result
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-
-import yaml  # noqa: E402
-
-from scripts.screen_recipes import WORK, answer_many, dev_first_turn  # noqa: E402
-from supportbot import behaviour as bh  # noqa: E402
-from supportbot.jsonl import read_jsonl, write_jsonl  # noqa: E402
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
 
 DECODING_FILE = ROOT / "eval" / "decoding.yaml"
 RULE_V1 = ("the penalty with the lowest loop rate of the two models together (mean; ties: the smaller penalty), among "
@@ -69,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--penalties", type=float, nargs="+", default=[1.0, 1.15, 1.3])
     p.add_argument("--limit", type=int, default=60, help="first N dev conversations (default: %(default)s)")
-    p.add_argument("--tuned", type=Path, default=OUTPUTS_DIR / "smollm2-135m-lora-cpu" / "merged", help="tuned model folder")
+    p.add_argument("--tuned", type=Path, default=DEFAULT_TUNED_DIR, help="tuned model folder")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "decoding_choice.json")
     p.add_argument("--write", action="store_true", help="write the chosen penalty into eval/decoding.yaml")
     p.add_argument("--rescore", action="store_true", help="no generation: score the answer files an earlier run left in outputs/screen/")
@@ -96,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
               "rule": RULE, "rule_v1": RULE_V1, "chosen_by_rule_v1": choose(table, args.penalties, max_tokens_guard=False),
               "dev_items": len(items), "table": table, "chosen_repetition_penalty": chosen,
               "tuned_model": str(args.tuned), "hardware": hardware()}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"chosen repetition_penalty {chosen}; written to {args.out}")
+    write_result(args.out, result, summary=f"chosen repetition_penalty {chosen}")
     if args.write:
         text = DECODING_FILE.read_text()
         cfg = yaml.safe_load(text)

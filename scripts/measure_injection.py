@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from supportbot.paths import RESULTS_DIR, SMALL_HOLISTIC_JUDGE
+from supportbot.provenance import write_result
 
-from supportbot.paths import RESULTS_DIR  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 KEYS = ("n_pairs_scored", "pair_flip_rate", "pair_success_rate", "n_orders_scored", "order_flip_rate",
         "order_success_rate", "n_prompts_same_as_clean", "n_unparseable", "n_failed")
@@ -32,7 +32,7 @@ KEYS = ("n_pairs_scored", "pair_flip_rate", "pair_success_rate", "n_orders_score
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=40, help="pairs to sample")
-    p.add_argument("--judge", default="local-qwen0.5b")
+    p.add_argument("--judge", default=SMALL_HOLISTIC_JUDGE)
     p.add_argument("--attacks", help="comma-separated attack kinds (default: all)")
     p.add_argument("--work", type=Path, default=ROOT / "outputs" / "injection", help="cache copy and run outputs")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "injection.json")
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
               "note": "clean verdicts from a copy of the committed judge cache; tie band from results/calibration.json; "
                       "the sanitizer was written knowing these attack kinds (see judge/sanitize.py)",
               **runs}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_result(a.out, result, quiet=True, ensure_ascii=False)
     print(f"wrote {a.out}: pair flip rate {runs['sanitized']['pair_flip_rate']} with the sanitizer, "
           f"{runs['no_sanitize']['pair_flip_rate']} without ({result['n_pair_attacks']} attacked pairs)", file=sys.stderr)
     return 0

@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from supportbot.jsonl import JsonlError, iter_jsonl  # noqa: E402
-from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative  # noqa: E402
-from supportbot.retrieval import (  # noqa: E402
+from supportbot.jsonl import JsonlError, iter_jsonl
+from supportbot.kb_prompt import QUERY_MODES, conversation_query
+from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative
+from supportbot.retrieval import (
     CHUNKER_VERSION,
     DEFAULT_CACHE_DIR,
     DEFAULT_MAX_CHARS,
@@ -43,7 +41,8 @@ from supportbot.retrieval import (  # noqa: E402
     RetrievalError,
 )
 
-QUERY_MODES = ("last", "users", "all")  # last user message / every user turn / every turn
+ROOT = Path(__file__).resolve().parents[1]
+
 KS = (1, 3, 5)
 TARGET = {"metric": "hit@3", "threshold": 0.9}  # issue 15's "recall@3 >= 0.9 on kb_refs", read as any-hit
 
@@ -81,14 +80,11 @@ def load_eval_queries(path: Path, kb_dir: Path = KB_DIR, mode: str = "last") -> 
         msgs = row.get("messages")
         if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
             raise RetrievalError(f"{where}: messages: expected a list of {{role, content}} objects")
-        turns = [m for m in msgs if mode == "all" or m.get("role") == "user"]
-        if mode == "last":
-            turns = turns[-1:]
-        texts = [str(m.get("content") or "") for m in turns]
-        if not any(t.strip() for t in texts):
+        query = conversation_query(msgs, mode)
+        if not query.strip():
             raise RetrievalError(f"{where}: messages: no user message to use as the query")
         out.append(EvalQuery(str(row.get("id")), str(row.get("domain")), str(row.get("category")),
-                             bool(row.get("answerable", True)), tuple(refs), "\n".join(texts)))
+                             bool(row.get("answerable", True)), tuple(refs), query))
     return out
 
 

@@ -19,43 +19,38 @@ build on a GPU) by default, or the project's FastAPI app with its in-process tra
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
+from supportbot.arms import ARMS, DECODING_FILE, Arm, generate_answers, parse_arms
+from supportbot.paths import (
+    DATA_DIR,
+    DEFAULT_BASE_MODEL_DIR,
+    DEFAULT_JUDGE,
+    DEFAULT_TRAIN_CONFIG,
+    OUTPUTS_DIR,
+    RESULTS_DIR,
+    SMALL_CHECKLIST_JUDGE,
+)
+from supportbot.provenance import git_state, hardware, package_versions
+from supportbot.runtime_env import apply_safe_env, has_cuda
+from supportbot.serving import serve_model
+from supportbot.stages import Stage, StageRunner, last_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import yaml  # noqa: E402
-
-from supportbot import vllm_server  # noqa: E402
-from supportbot.generation import Decoding, OutputMismatchError, load_eval, pending_items  # noqa: E402
-from supportbot.models.gguf_to_hf import sha256_files  # noqa: E402
-from supportbot.paths import DATA_DIR, DEFAULT_BASE_MODEL_DIR, DEFAULT_JUDGE, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
-from supportbot.serve.process import ServerProcess  # noqa: E402
-from supportbot.stages import UP_TO_DATE, Stage, StageRunner, last_seconds  # noqa: E402
-from supportbot.training.manifest import git_state, hardware, package_versions  # noqa: E402
 
 PY = sys.executable
-DEFAULT_CONFIG = Path("axolotl_configs/smollm2-135m-lora-cpu.yml")
+DEFAULT_CONFIG = DEFAULT_TRAIN_CONFIG.relative_to(ROOT)
 DEFAULT_JUDGE_CONFIG = Path("judge/configs") / f"{DEFAULT_JUDGE}.yaml"
-GENERATE_CONCURRENCY = 48
-DECODING_FILE = ROOT / "eval" / "decoding.yaml"
-
-
-def eval_decoding() -> Decoding:
-    """The eval answers' decoding (eval/decoding.yaml), the same for every model."""
-    return Decoding(**yaml.safe_load(DECODING_FILE.read_text()))
 QUICK = {"max_steps": 3, "eval_limit": 6, "judge_limit": 4, "rubric_limit": 8}
 # the smoke run judges with the same checklist code on the 0.5B model (about 3x faster than the default's 1.5B)
-QUICK_JUDGE_CONFIG = Path("judge/configs/local-qwen0.5b-checklist.yaml")
+QUICK_JUDGE_CONFIG = Path("judge/configs") / f"{SMALL_CHECKLIST_JUDGE}.yaml"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,89 +64,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"judge YAML (default: {DEFAULT_JUDGE_CONFIG}; with --quick {QUICK_JUDGE_CONFIG})")
     p.add_argument("--engine", choices=["vllm", "app"], default="vllm",
                    help="what serves base and tuned for answer generation (default: %(default)s)")
+    p.add_argument("--arms", nargs="+", default=list(ARMS), metavar="ARM",
+                   help=f"which arms answer and are judged: {', '.join(ARMS)} (*_kb = retrieval on: KB passages in the "
+                        "prompt; base and tuned always run; default: all four)")
     p.add_argument("--results-dir", type=Path, help="where results go (default: results/, or outputs/quick/results)")
     p.add_argument("--force", action="append", default=[], metavar="STAGE", help="rerun this stage even if up to date")
     p.add_argument("--until", metavar="STAGE", help="stop after this stage (e.g. generate, to label the rubric set)")
     p.add_argument("--list", action="store_true", help="print the stages and exit")
     args = p.parse_args(argv)
     args.judge_config = args.judge_config or (QUICK_JUDGE_CONFIG if args.quick else DEFAULT_JUDGE_CONFIG)
+    try:
+        args.arms = parse_arms(args.arms)
+    except ValueError as exc:
+        p.error(f"--arms: {exc}")
     return args
 
 
-@contextlib.contextmanager
-def served(engine: str, name: str, model_dir: Path, *, enforce_eager: bool) -> Iterator[str]:
-    """Serve one model folder as ``name`` for the duration of the block; yields the /v1 base URL."""
-    if engine == "app":
-        with ServerProcess.supportbot(models={name: str(model_dir)}) as srv:
-            yield srv.base_url
-        return
-    cfg = vllm_server.VllmConfig(model_dir=model_dir, name=name, port=0, enforce_eager=enforce_eager)
-    record = vllm_server.start(cfg)
-    try:
-        yield record["url"]
-    finally:
-        vllm_server.stop(name, quiet=True)
+def kb_settings() -> dict:
+    """The retrieval settings eval/generate.py --kb uses (its defaults), to resume or set aside KB arms' answers."""
+    from supportbot.kb_prompt import KbPrompter
 
-
-def weights_fingerprint(model_dir: Path) -> str:
-    """sha256 (first 16 hex digits) of a model folder's safetensors weights."""
-    return sha256_files(sorted(model_dir.glob("*.safetensors")))[:16]
-
-
-def set_aside_stale(out: Path, fingerprint: str, decoding: Decoding) -> None:
-    """Move answers made by other weights (a retrained model) or with another decoding to <name>.stale.jsonl;
-    resume otherwise."""
-    if not out.is_file() or not out.stat().st_size:
-        return
-    with out.open() as fh:
-        first = json.loads(fh.readline())
-    want = dataclasses.asdict(decoding)
-    if first.get("model_fingerprint") != fingerprint or first.get("decoding") != want:
-        stale = out.with_suffix(".stale.jsonl")
-        why = (f"other weights ({first.get('model_fingerprint')})" if first.get("model_fingerprint") != fingerprint
-               else f"another decoding ({first.get('decoding')})")
-        print(f"  {out} was made by {why}; moved to {stale}", flush=True)
-        out.replace(stale)
-
-
-def all_answered(out: Path, name: str, fingerprint: str, limit: int | None, decoding: Decoding) -> bool:
-    """True when ``out`` already answers every eval item (up to ``limit``) with these weights and this decoding
-    (eval/decoding.yaml), so serving the model would only cost a server start."""
-    items = load_eval(DATA_DIR / "eval.jsonl")[:limit]
-    try:
-        return not pending_items(items, out, model=name, fingerprint=fingerprint, decoding=decoding)
-    except OutputMismatchError:  # other settings: eval/generate.py says so, with the file and line
-        return False
-
-
-def generate_answers(engine: str, models: dict[str, Path], answers_dir: Path, limit: int | None, quick: bool) -> str | None:
-    """Serve each model in turn and answer the eval questions (eval/generate.py, resumable).
-
-    Returns ``UP_TO_DATE`` when every answer was already there (no model served), so the stage timing keeps
-    the time of the run that generated them."""
-    answers_dir.mkdir(parents=True, exist_ok=True)
-    decoding = eval_decoding()
-    served_any = False
-    for name, model_dir in models.items():
-        out = answers_dir / f"{name}.jsonl"
-        fingerprint = weights_fingerprint(model_dir)
-        set_aside_stale(out, fingerprint, decoding)
-        if all_answered(out, name, fingerprint, limit, decoding):
-            print(f"  {out}: every answer is there, made by these weights ({fingerprint}); {name} is not served", flush=True)
-            continue
-        # CPU: --enforce-eager (start-up ~30 s instead of ~90 s, decode ~10 % slower) and 48 requests in flight;
-        # measured in results/bench_generate_modes.json. On a GPU torch.compile/CUDA graphs pay off.
-        served_any = True
-        with served(engine, name, model_dir, enforce_eager=quick or not has_cuda()) as base_url:
-            cmd = [PY, "eval/generate.py", "--base-url", base_url, "--model", name, "--out", str(out),
-                   "--concurrency", str(GENERATE_CONCURRENCY), "--model-fingerprint", fingerprint,
-                   "--temperature", str(decoding.temperature), "--max-tokens", str(decoding.max_tokens),
-                   "--seed", str(decoding.seed), "--repetition-penalty", str(decoding.repetition_penalty)]
-            if limit:
-                cmd += ["--limit", str(limit)]
-            print("  + " + " ".join(cmd), flush=True)
-            subprocess.run(cmd, cwd=ROOT, check=True)
-    return None if served_any else UP_TO_DATE
+    return KbPrompter.build().settings
 
 
 def judge_model_args(judge_cfg: Path) -> list[str]:
@@ -161,12 +94,19 @@ def judge_model_args(judge_cfg: Path) -> list[str]:
     return ["--model", name] if name.startswith("qwen2.5-coder-") else []
 
 
-def judge_command(judge_cfg: Path, results: Path, limit: int | None) -> list[str]:
-    """`judge/run.py all` on base vs tuned answers; a local judge config starts its own server."""
+def arm_results(results: Path, arm: str) -> Path:
+    """Where an arm's judge results go: ``results/`` for tuned (the main comparison), ``results/arms/<arm>/`` else."""
+    return results if arm == "tuned" else results / "arms" / arm
+
+
+def judge_command(judge_cfg: Path, results: Path, limit: int | None, candidate: str = "tuned") -> list[str]:
+    """`judge/run.py all` on base vs one arm's answers; a local judge config starts its own server.
+    Every arm shares one judge cache, so base's judgments are asked once."""
     judge_name = yaml.safe_load(judge_cfg.read_text())["name"]
     cache = results / "judgments" / "cache" / f"{judge_name}.jsonl"  # beside the results it produced
-    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(results), "--cache", str(cache),
-           "--baseline", str(results / "answers" / "base.jsonl"), "--candidate", str(results / "answers" / "tuned.jsonl")]
+    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(arm_results(results, candidate)),
+           "--cache", str(cache), "--baseline", str(results / "answers" / "base.jsonl"),
+           "--candidate", str(results / "answers" / f"{candidate}.jsonl")]
     return cmd + (["--limit", str(limit), "--rubric-limit", str(QUICK["rubric_limit"])] if limit else [])
 
 
@@ -185,6 +125,10 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
     judge_limit = QUICK["judge_limit"] if args.quick else None
     models = {"base": DEFAULT_BASE_MODEL_DIR, "tuned": merged}
     answers = [results / "answers" / f"{m}.jsonl" for m in models]
+    arms: list[Arm] = args.arms
+    arm_answers = {a.name: results / "answers" / f"{a.name}.jsonl" for a in arms}
+    kb_inputs = [DATA_DIR / "kb", ROOT / "prompts" / "support_kb.txt"] if any(a.kb for a in arms) else []
+    judge_inputs = [args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"]
     data_files = [DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DATA_DIR / "eval.jsonl"]
     training_env = {} if not args.quick else {"SUPPORTBOT_NO_RESULTS_ROW": "1"}
     return [
@@ -196,28 +140,37 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
         Stage("train", [PY, "scripts/train.py", str(args.config), "--merge", *overrides],
               inputs=[args.config, DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DEFAULT_BASE_MODEL_DIR / "model.safetensors"],
               outputs=[merged / "model.safetensors"], params={"overrides": overrides, "env": training_env}),
-        Stage("generate", lambda: generate_answers(args.engine, models, results / "answers", eval_limit, args.quick),
-              inputs=[DATA_DIR / "eval.jsonl", ROOT / "prompts" / "support_system.txt", merged / "model.safetensors", DECODING_FILE],
-              outputs=answers, params={"engine": args.engine, "limit": eval_limit}),
+        Stage("generate", lambda: generate_answers(
+                  lambda name, folder: serve_model(args.engine, name, folder, enforce_eager=args.quick or not has_cuda()),
+                  models, arms, results / "answers", eval_limit, kb_settings),
+              inputs=[DATA_DIR / "eval.jsonl", ROOT / "prompts" / "support_system.txt", merged / "model.safetensors",
+                      DECODING_FILE, *kb_inputs],
+              outputs=list(arm_answers.values()), params={"engine": args.engine, "limit": eval_limit,
+                                                          "arms": list(arm_answers)}),
         Stage("lm_eval", [PY, "eval/lm_eval_refs.py", "--model", f"base={DEFAULT_BASE_MODEL_DIR}", "--model", f"tuned={merged}",
                           "--out", str(results / "lm_eval.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
               inputs=[DATA_DIR / "eval.jsonl", merged / "model.safetensors"], outputs=[results / "lm_eval.json"]),
-        Stage("behaviour", [PY, "eval/behaviour.py", "--answers", f"base={answers[0]}", "--answers", f"tuned={answers[1]}",
+        Stage("behaviour", [PY, "eval/behaviour.py", *(x for a, p in arm_answers.items() for x in ("--answers", f"{a}={p}")),
                             "--out", str(results / "behaviour.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
-              inputs=[*answers, DATA_DIR / "eval.jsonl", ROOT / "eval" / "behaviour.py", ROOT / "src" / "supportbot" / "behaviour.py"],
+              inputs=[*arm_answers.values(), DATA_DIR / "eval.jsonl", ROOT / "eval" / "behaviour.py", ROOT / "src" / "supportbot" / "behaviour.py"],
               outputs=[results / "behaviour.json"]),
         Stage("reference_check", [PY, "judge/reference_check.py", "run", "--answers", *map(str, answers),
                                   "--out", str(results / "reference_check.json"),
                                   "--rows-out", str(results / "reference_check_rows.jsonl")],
-              inputs=[*answers, DATA_DIR / "eval.jsonl", ROOT / "judge" / "reference_check.py",
+              inputs=[*answers, DATA_DIR / "eval.jsonl", *sorted((ROOT / "judge").glob("reference_*.py")),
                       ROOT / "judge" / "configs" / "reference_check.yaml"],
               outputs=[results / "reference_check.json"]),
         Stage("judge", judge_command(args.judge_config, results, judge_limit),
-              inputs=[*answers, args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"],
-              outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
+              inputs=[*answers, *judge_inputs], outputs=[results / "judge_summary.json"], params={"limit": judge_limit}),
+        # the retrieval arms, each against base with the same judge (one stage per arm: each resumes on its own)
+        *(Stage(f"judge_{a.name}", judge_command(args.judge_config, results, judge_limit, a.name),
+                inputs=[answers[0], arm_answers[a.name], *judge_inputs],
+                outputs=[arm_results(results, a.name) / "judge_summary.json"], params={"limit": judge_limit})
+          for a in arms if a.name not in models),
         Stage("report", [PY, "eval/report.py", "--results-dir", str(results), "--run-dir", str(run_dir)],
               inputs=[results / "judge_summary.json", results / "lm_eval.json", results / "reference_check.json",
-                      results / "behaviour.json",
+                      results / "behaviour.json", *(arm_results(results, a) / "judge_summary.json" for a in arm_answers
+                                                      if a not in models),
                       ROOT / "results" / "training_runs.csv", ROOT / "eval" / "report.py"],
               outputs=[results / "summary.json", results / "summary.md"], always=True),
     ]

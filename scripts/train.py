@@ -24,12 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
+from supportbot.runtime_env import apply_safe_env, has_cuda
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-import yaml  # noqa: E402
-
-from supportbot.runtime_env import apply_safe_env, has_cuda  # noqa: E402
 
 
 def build_env(threads: int | None) -> dict[str, str]:

@@ -16,10 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+from eval.report import render_tables
 
-from eval.report import render_tables  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 HEADINGS = {
@@ -31,7 +30,9 @@ HEADINGS = {
     "reference_check": "Judge-free reference check (sentence embeddings)",
     "behaviour": "Judge-free behaviour (`python eval/behaviour.py`; detectors in src/supportbot/behaviour.py)",
     "lm_eval": "lm-eval: reference-answer bits per byte",
-    "retrieval": "Retrieval over the knowledge base (`python scripts/measure_retrieval.py`; the retrieval arm is not built yet)",
+    "retrieval": "Retrieval over the knowledge base (`python scripts/measure_retrieval.py`)",
+    "arms": "Fine-tune, retrieve, or both: four arms, same judge, each against base (`python scripts/run_pipeline.py`; "
+            "eval/report_arms.py)",
     "training": "Training cost and time",
     "throughput": "Generation throughput (`python scripts/bench_generate.py`)",
     "serve_memory": "Serving base and tuned at once (`python scripts/bench_serve_memory.py`)",

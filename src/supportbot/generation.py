@@ -12,7 +12,6 @@ endpoint that refuses the connection stops the run at the first such error (nami
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -20,34 +19,30 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportbot.http_errors import describe, is_unreachable
-from supportbot.jsonl import JsonlError, append_jsonl, iter_jsonl, repair_tail
+from supportbot.jsonl import append_jsonl, repair_tail
 from supportbot.paths import load_prompt
+from supportbot.provenance import sha256_text
+from supportbot.records import (  # noqa: F401 (re-exported)
+    ROLES,
+    SYSTEM_PROMPT_NAME,
+    AnswerFileError,
+    EvalFileError,
+    EvalItem,
+    load_answers,
+    load_eval,
+)
+
+if TYPE_CHECKING:
+    from supportbot.kb_prompt import KbPrompter
 
 DEFAULT_API_KEY_ENV = "SUPPORTBOT_API_KEY"
-SYSTEM_PROMPT_NAME = "support_system"
-ROLES = {"system", "user", "assistant"}
-
-
-class EvalFileError(ValueError):
-    """A malformed eval file; the message names file, line and field."""
 
 
 class OutputMismatchError(ValueError):
     """The output file holds answers made with other settings (model, decoding or system prompt)."""
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    id: str | int
-    messages: list[dict[str, str]]  # the conversation to answer, without any system prompt
-    line: int
-
-    @property
-    def question(self) -> str:
-        return self.messages[-1]["content"]
 
 
 @dataclass(frozen=True)
@@ -66,91 +61,54 @@ def api_key_from_env(var: str = DEFAULT_API_KEY_ENV) -> str:
     return os.environ.get(var) or "EMPTY"
 
 
-def load_eval(path: str | Path) -> list[EvalItem]:
-    """Read ``data/eval.jsonl``-style rows: ``{"id": ..., "messages": [...]}``.
-
-    ``messages`` must be non-empty, each with a known ``role`` and a string ``content``, and
-    end with a ``user`` turn; a single trailing ``assistant`` turn is taken as the reference answer
-    and not sent. A ``system`` message is an error (the generator prepends the project's support
-    system prompt to every item, so that base and tuned models see the same instructions).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise EvalFileError(f"{path}: eval file not found")
-    items: list[EvalItem] = []
-    seen: dict[Any, int] = {}
-    try:
-        rows = list(iter_jsonl(path))
-    except JsonlError as exc:
-        raise EvalFileError(str(exc)) from None
-    for line, row in rows:
-        where = f"{path}:{line}"
-        if "id" not in row:
-            raise EvalFileError(f"{where}: missing field 'id'")
-        rid = row["id"]
-        if not isinstance(rid, str | int) or isinstance(rid, bool) or rid == "":
-            raise EvalFileError(f"{where}: field 'id' must be a non-empty string or an integer, got {rid!r}")
-        if rid in seen:
-            raise EvalFileError(f"{where}: duplicate id {rid!r} (first on line {seen[rid]})")
-        seen[rid] = line
-        msgs = row.get("messages")
-        if not isinstance(msgs, list) or not msgs:
-            raise EvalFileError(f"{where}: field 'messages' must be a non-empty list")
-        for j, m in enumerate(msgs):
-            if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-                raise EvalFileError(f"{where}: messages[{j}] must be {{'role': system|user|assistant, 'content': str}}")
-            if m["role"] == "system":
-                raise EvalFileError(f"{where}: messages[{j}] is a system message; the generator adds "
-                                    f"prompts/{SYSTEM_PROMPT_NAME}.txt itself, so eval rows must not carry one")
-        if msgs[-1]["role"] == "assistant":
-            msgs = msgs[:-1]  # the reference answer
-        if not msgs or msgs[-1]["role"] != "user":
-            raise EvalFileError(f"{where}: field 'messages' must end with a user turn (optionally followed by the reference answer)")
-        items.append(EvalItem(id=rid, messages=[{"role": m["role"], "content": m["content"]} for m in msgs], line=line))
-    if not items:
-        raise EvalFileError(f"{path}: no eval rows")
-    return items
-
-
 def build_messages(item: EvalItem, system_prompt: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": system_prompt}, *item.messages]
 
 
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def row_kb_settings(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The retrieval settings an answer row was made with (None: no KB passages in its prompt)."""
+    kb = row.get("kb")
+    return {k: v for k, v in kb.items() if k != "passages"} if isinstance(kb, dict) else None
 
 
 def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
-              fingerprint: str | None = None) -> dict[Any, dict]:
+              fingerprint: str | None = None, kb_settings: dict[str, Any] | None = None) -> dict[Any, dict]:
     """Answers already in ``path`` by id; raises if they were made with other settings.
 
     ``fingerprint`` (e.g. a hash of the served weights) is compared only when given, so that a
     retrained model served under the same name does not resume from the old model's answers.
+    ``kb_settings`` (:attr:`supportbot.kb_prompt.KbPrompter.settings`, None without retrieval) must match too.
     """
     if not path.is_file():
         return {}
     done: dict[Any, dict] = {}
-    for line, row in iter_jsonl(path):
-        if "id" not in row or "answer" not in row:
-            raise OutputMismatchError(f"{path}:{line}: not an answers row (needs 'id' and 'answer')")
+    try:
+        rows = load_answers(path, duplicates="first")
+    except AnswerFileError as exc:
+        raise OutputMismatchError(f"{exc} (not an answers file of eval/generate.py)") from None
+    for ans in rows.values():
+        line, row = ans.line, ans.row
         # base_url is recorded but not compared: the same model may be served again on another port
         want = {"model": model, "decoding": asdict(decoding), "system_prompt_sha256": system_sha}
         if fingerprint is not None:
             want["model_fingerprint"] = fingerprint
-        for key, value in want.items():
-            if row.get(key) != value:
+        got = {key: row.get(key) for key in want} | {"kb": row_kb_settings(row)}
+        for key, value in (want | {"kb": kb_settings}).items():
+            if got[key] != value:
                 raise OutputMismatchError(
-                    f"{path}:{line}: existing answers were made with {key}={row.get(key)!r}, this run uses {value!r}; "
+                    f"{path}:{line}: existing answers were made with {key}={got[key]!r}, this run uses {value!r}; "
                     "use another --out file, or delete this one to start over")
-        done.setdefault(row["id"], row)
+        done[row["id"]] = row
     return done
 
 
 def pending_items(items: list[EvalItem], out: Path, *, model: str, decoding: Decoding = Decoding(),
-                  system_prompt_name: str = SYSTEM_PROMPT_NAME, fingerprint: str | None = None) -> list[EvalItem]:
+                  system_prompt_name: str = SYSTEM_PROMPT_NAME, fingerprint: str | None = None,
+                  kb_settings: dict[str, Any] | None = None) -> list[EvalItem]:
     """The items ``out`` has no answer for yet (made with these settings; see :func:`load_done`)."""
     system_sha = sha256_text(load_prompt(system_prompt_name))
-    done = load_done(Path(out), model=model, decoding=decoding, system_sha=system_sha, fingerprint=fingerprint)
+    done = load_done(Path(out), model=model, decoding=decoding, system_sha=system_sha, fingerprint=fingerprint,
+                     kb_settings=kb_settings)
     return [it for it in items if it.id not in done]
 
 
@@ -213,8 +171,12 @@ def generate(
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
     fingerprint: str | None = None,
+    kb: KbPrompter | None = None,
 ) -> GenerationStats:
-    """Answer every item not yet in ``out``; append one row per answer. See the module docstring."""
+    """Answer every item not yet in ``out``; append one row per answer. See the module docstring.
+
+    With ``kb``, each conversation's retrieved KB passages are written into its system prompt
+    (prompts/support_kb.txt) and recorded in its row (``kb``: settings and passages)."""
     out = Path(out)
     items = list(items)
     system_prompt = load_prompt(system_prompt_name)
@@ -223,7 +185,7 @@ def generate(
     if note:
         print(f"warning: {note}", file=sys.stderr)
     todo = pending_items(items, out, model=model, decoding=decoding, system_prompt_name=system_prompt_name,
-                         fingerprint=fingerprint)
+                         fingerprint=fingerprint, kb_settings=kb.settings if kb else None)
     stats = GenerationStats(total=len(items), skipped=len(items) - len(todo), errors=[])
     if not todo:
         return stats
@@ -233,8 +195,12 @@ def generate(
         from tqdm import tqdm
 
         bar = tqdm(total=len(items), initial=stats.skipped, desc=f"answers {model}", unit="ans", dynamic_ncols=True)
+    # retrieval runs here, in one thread, before any request (the embedder is not shared between threads)
+    prompts = {item.id: kb.system_prompt(system_prompt, item.messages) if kb else (system_prompt, None) for item in todo}
+
     def work(item: EvalItem) -> dict[str, Any]:
-        result = chat_once(client, model, build_messages(item, system_prompt), decoding)
+        system, used = prompts[item.id]
+        result = chat_once(client, model, build_messages(item, system), decoding)
         return {
             "id": item.id,
             "question": item.question,
@@ -245,6 +211,7 @@ def generate(
             "system_prompt": system_prompt_name,
             "system_prompt_sha256": system_sha,
             **({"model_fingerprint": fingerprint} if fingerprint is not None else {}),
+            **({"kb": {**kb.settings, "passages": [asdict(u) for u in used]}} if kb else {}),
             "created": round(time.time(), 3),
         }
 

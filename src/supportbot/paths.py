@@ -14,6 +14,11 @@ RESULTS_DIR = ROOT / "results"
 CONFIGS_DIR = ROOT / "axolotl_configs"
 
 DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"
+# the CPU default training recipe: axolotl_configs/<name>.yml, trained into outputs/<name>/ (its output_dir)
+DEFAULT_RECIPE = "smollm2-135m-lora-cpu"
+DEFAULT_TRAIN_CONFIG = CONFIGS_DIR / f"{DEFAULT_RECIPE}.yml"
+DEFAULT_RUN_DIR = OUTPUTS_DIR / DEFAULT_RECIPE
+DEFAULT_TUNED_DIR = DEFAULT_RUN_DIR / "merged"  # the merged LoRA the pipeline serves as "tuned"
 
 
 def repo_relative(path: str | Path) -> str:
@@ -25,6 +30,8 @@ def repo_relative(path: str | Path) -> str:
 
 # the CPU default judge (judge/configs/<name>.yaml), chosen by judge/compare_judges.py (results/judge_comparison.json)
 DEFAULT_JUDGE = "local-qwen1.5b-checklist"
+SMALL_CHECKLIST_JUDGE = "local-qwen0.5b-checklist"  # the smoke run's judge (same code, about 3x faster)
+SMALL_HOLISTIC_JUDGE = "local-qwen0.5b"  # the holistic scripts' default (one prompt per verdict)
 
 
 def load_prompt(name: str) -> str:

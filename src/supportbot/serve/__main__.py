@@ -34,10 +34,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    app = create_app(settings, backend)
+    kb = None
+    if settings.kb_dir is not None:
+        from supportbot.kb_prompt import KbPrompter
+        from supportbot.retrieval import RetrievalError
+
+        try:
+            kb = KbPrompter.build(settings.kb_dir)
+        except (RetrievalError, OSError, ValueError) as exc:
+            print(f"error: --kb: {exc}", file=sys.stderr)
+            return 2
+    app = create_app(settings, backend, kb=kb)
     what = settings.upstream or ", ".join(f"{n}={d}" for n, d in settings.models.items())
     print(f"supportbot: serving {what} on http://{settings.host}:{settings.port} "
-          f"(auth {'on' if settings.api_key else 'off'})", flush=True)
+          f"(auth {'on' if settings.api_key else 'off'}; retrieval {'on, ' + str(settings.kb_dir) if kb else 'off'})",
+          flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
 

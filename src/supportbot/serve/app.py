@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportbot.paths import load_prompt
+from supportbot.serve.ask import RetrievalOffError, ask_request, ask_response
 from supportbot.serve.backends import (
     InvalidPromptError,
     QueueFullError,
@@ -35,8 +36,11 @@ from supportbot.serve.backends import (
     UpstreamHTTPError,
     UpstreamUnavailableError,
 )
-from supportbot.serve.schemas import AskRequest, AskResponse, ChatCompletionRequest, ChatMessage, error_body
+from supportbot.serve.schemas import AskRequest, AskResponse, ChatCompletionRequest, error_body
 from supportbot.serve.settings import Settings
+
+if TYPE_CHECKING:
+    from supportbot.kb_prompt import KbPrompter
 
 log = logging.getLogger("supportbot.serve")
 STATIC_DIR = resources.files("supportbot.serve") / "static"
@@ -153,8 +157,8 @@ def context_problems(settings: Settings, backend) -> list[str]:
     return out
 
 
-def create_app(settings: Settings, backend) -> FastAPI:
-    """The app around ``backend`` (``TransformersBackend`` or ``UpstreamBackend``)."""
+def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> FastAPI:
+    """The app around ``backend`` (``TransformersBackend`` or ``UpstreamBackend``); ``kb``: retrieval for /ask."""
     app = FastAPI(title="supportbot", version="0.1.0",
                   description="Tech-support assistant: OpenAI-compatible chat API, /ask, web chat at /.")
     app.state.settings, app.state.backend = settings, backend
@@ -250,7 +254,8 @@ def create_app(settings: Settings, backend) -> FastAPI:
     @app.get("/config", tags=["service"], summary="What the web page needs (no secrets)")
     async def config() -> dict:
         return {"system_prompt": system_prompt, "max_tokens_cap": settings.max_tokens_cap,
-                "default_max_tokens": settings.default_max_tokens, "auth_required": settings.api_key is not None}
+                "default_max_tokens": settings.default_max_tokens, "auth_required": settings.api_key is not None,
+                "kb": kb is not None}
 
     @app.get("/v1/models", tags=["openai"], dependencies=[Depends(require_key)])
     async def models() -> dict:
@@ -268,15 +273,11 @@ def create_app(settings: Settings, backend) -> FastAPI:
 
     @app.post("/ask", tags=["service"], response_model=AskResponse, dependencies=[Depends(require_key)])
     async def ask(request: Request, body: AskRequest) -> AskResponse:
-        req = ChatCompletionRequest(model=body.model, temperature=0.0, max_tokens=body.max_tokens,
-                                    messages=[ChatMessage(role="system", content=system_prompt),
-                                              ChatMessage(role="user", content=body.question)])
-        out = (await run_chat(request, req)).body
-        data = json.loads(out)
-        choice = data["choices"][0]
-        return AskResponse(answer=choice["message"]["content"] or "", model=data["model"],
-                           finish_reason=choice.get("finish_reason"),
-                           completion_tokens=(data.get("usage") or {}).get("completion_tokens"))
+        try:
+            req, passages = await asyncio.to_thread(ask_request, body, system_prompt, kb)
+        except RetrievalOffError as exc:
+            raise APIError(422, str(exc), param="kb") from None
+        return ask_response(json.loads((await run_chat(request, req)).body), passages)
 
     return app
 

@@ -26,17 +26,14 @@ until that id is listed (use with ``ready_path="/v1/models"``, e.g. for vLLM).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from supportbot.netutil import ExitedBeforeReady, NotReadyInTime, free_port, poll_http_ready
 
 ROOT = Path(os.environ.get("SUPPORTBOT_ROOT", Path(__file__).resolve().parents[3]))
 SERVERS_DIR = ROOT / "outputs" / "servers"
@@ -46,22 +43,6 @@ __all__ = ["ServerProcess", "ServerStartError", "free_port", "wait_http_ready"]
 
 class ServerStartError(RuntimeError):
     """The server exited before it was ready, or was not ready within the timeout."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=dict(headers))
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read() if exc.fp else b""
 
 
 def wait_http_ready(
@@ -77,24 +58,13 @@ def wait_http_ready(
 
     Raises ``ServerStartError`` when ``proc`` exits first or after ``timeout`` seconds.
     """
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    start = time.monotonic()
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise ServerStartError(f"server exited with code {proc.returncode} before {url} was ready")
-        try:
-            status, body = _get(url, headers, timeout=5)
-            if status == 200:
-                if ready_model is None:
-                    return time.monotonic() - start
-                ids = [m.get("id") for m in json.loads(body).get("data", [])]
-                if ready_model in ids:
-                    return time.monotonic() - start
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
-            pass
-        if time.monotonic() - start > timeout:
-            raise ServerStartError(f"{url} not ready after {timeout:.0f} s")
-        time.sleep(interval)
+    try:
+        return poll_http_ready(url, timeout=timeout, interval=interval, api_key=api_key,
+                               ready_model=ready_model, proc=proc)
+    except ExitedBeforeReady as exc:
+        raise ServerStartError(f"server exited with code {exc.returncode} before {url} was ready") from None
+    except NotReadyInTime:
+        raise ServerStartError(f"{url} not ready after {timeout:.0f} s") from None
 
 
 class ServerProcess:

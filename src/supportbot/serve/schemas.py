@@ -98,6 +98,16 @@ class AskRequest(BaseModel):
     question: Text = Field(min_length=1)
     model: Text | None = None
     max_tokens: int | None = Field(None, ge=1)
+    kb: bool | None = Field(None, description="answer with KB passages (default: on when the service runs with --kb)")
+
+
+class AskPassage(BaseModel):
+    """A knowledge-base passage the answer's prompt contained."""
+    rank: int
+    id: str
+    source: str
+    heading: str
+    score: float
 
 
 class AskResponse(BaseModel):
@@ -105,6 +115,7 @@ class AskResponse(BaseModel):
     model: str
     finish_reason: str | None = None
     completion_tokens: int | None = None
+    passages: list[AskPassage] | None = None  # None: retrieval off
 
 
 # ---------------------------------------------------------------- responses (plain dict builders)

