@@ -12,9 +12,12 @@ Submodules (importing this package stays light: nothing here imports torch or Fa
 
 * ``supportbot.serve.process``: ``ServerProcess``, start/stop any HTTP server in the background and
   wait for readiness (stdlib only).
-* ``supportbot.serve.app``: ``create_app(settings)``, the FastAPI factory.
+* ``supportbot.serve.app``: ``create_app(settings, backend, kb=None)``, the FastAPI factory.
+* ``supportbot.serve.ask``: ``POST /ask`` requests and answers, with KB passages when retrieval is on (``--kb``).
 * ``supportbot.serve.settings``: ``Settings`` (pydantic) and the CLI parser.
-* ``supportbot.serve.backends``: ``TransformersBackend`` (in-process) and ``UpstreamBackend`` (httpx).
-* ``supportbot.serve.batching``: ``BatchQueue``, batches concurrent requests through one ``generate``.
+* ``supportbot.serve.backends``: ``TransformersBackend`` (in-process, ``backend_transformers``) and
+  ``UpstreamBackend`` (httpx, ``backend_upstream``); their errors in ``backend_errors``.
+* ``supportbot.serve.batching``: ``BatchWorker``, batches concurrent requests through one ``generate``;
+  ``decode`` (the batched decode loop) and ``gen_records`` (request/result records).
 * ``supportbot.serve.schemas``: the OpenAI chat-completions subset as pydantic models.
 """
