@@ -38,6 +38,7 @@ from supportbot.paths import (
 )
 from supportbot.provenance import hardware, package_versions, write_result
 from supportbot.runtime_env import apply_safe_env
+from supportbot.serving import serve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,13 +92,12 @@ def bench_transformers(model_dir: Path, prompts, max_tokens: int) -> list[dict]:
 def bench_vllm(model_dir: Path, prompts, max_tokens: int, *, kv_gib: float, enforce_eager: bool,
                timeout: float) -> tuple[list[dict], dict]:
     from supportbot.generation import make_client
-    from supportbot.vllm_server import VllmConfig, start, stop
 
     name = f"bench-gen-{os.getpid()}"
-    cfg = VllmConfig(model_dir=model_dir, name=name, port=0, kv_cache_gib=kv_gib, enforce_eager=enforce_eager)
-    record = start(cfg, timeout=timeout)
-    try:
-        client = make_client(record["url"], "EMPTY", max_retries=0, max_connections=len(prompts) * 2)
+    record: dict = {}
+    with serve_model("vllm", name, model_dir, enforce_eager=enforce_eager, timeout=timeout, kv_cache_gib=kv_gib,
+                     on_start=record.update) as base_url:
+        client = make_client(base_url, "EMPTY", max_retries=0, max_connections=len(prompts) * 2)
         kw = dict(model=name, temperature=0, max_tokens=max_tokens, extra_body={"ignore_eos": True})
 
         def one(p) -> tuple[float, int]:
@@ -116,8 +116,6 @@ def bench_vllm(model_dir: Path, prompts, max_tokens: int, *, kv_gib: float, enfo
                        time.perf_counter() - t0)
         info = {"ready_s": record.get("ready_s"), "argv": record["argv"], "kv_cache_gib": record.get("kv_cache_gib")}
         return [single, conc], info
-    finally:
-        stop(name, quiet=True)
 
 
 def versions() -> dict:

@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from supportbot import vllm_server
 from supportbot.jsonl import read_jsonl
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, RESULTS_DIR
 from supportbot.provenance import hardware, write_result
+from supportbot.serving import serve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,17 +47,15 @@ def run_setting(name: str, env: dict[str, str], eager: bool, concurrency: int, l
     out = work / f"{name}.jsonl"
     try:
         t0 = time.perf_counter()
-        record = vllm_server.start(vllm_server.VllmConfig(model_dir=DEFAULT_BASE_MODEL_DIR, name=served, port=0,
-                                                          enforce_eager=eager), quiet=True)
-        start_s = time.perf_counter() - t0
-        try:
+        record: dict = {}
+        with serve_model("vllm", served, DEFAULT_BASE_MODEL_DIR, enforce_eager=eager, quiet=True,
+                         on_start=record.update) as base_url:
+            start_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            subprocess.run([sys.executable, "eval/generate.py", "--base-url", record["url"], "--model", served,
+            subprocess.run([sys.executable, "eval/generate.py", "--base-url", base_url, "--model", served,
                             "--out", str(out), "--concurrency", str(concurrency), "--limit", str(limit), "--no-progress"],
                            cwd=ROOT, check=True)
             gen_s = time.perf_counter() - t1
-        finally:
-            vllm_server.stop(served, quiet=True)
     finally:
         for k in BIND_VARS:
             os.environ.pop(k, None)

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from openai import OpenAI
 
-from supportbot import vllm_server
 from supportbot.jsonl import read_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 from supportbot.provenance import hardware, write_result
+from supportbot.serving import serve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,12 +78,9 @@ def run_setting(name: str, model_dir: Path, prompts: list[str], a: argparse.Name
     os.environ.update(SETTINGS[name] or {})
     served = f"bench-bind-{name}"
     try:
-        cfg = vllm_server.VllmConfig(model_dir=model_dir, name=served, port=0, enforce_eager=True)
-        record = vllm_server.start(cfg, quiet=True)
-        try:
-            row = measure(OpenAI(base_url=record["url"], api_key="EMPTY"), served, prompts, a.decode_tokens, a.concurrency)
-        finally:
-            vllm_server.stop(served, quiet=True)
+        record: dict = {}
+        with serve_model("vllm", served, model_dir, enforce_eager=True, quiet=True, on_start=record.update) as base_url:
+            row = measure(OpenAI(base_url=base_url, api_key="EMPTY"), served, prompts, a.decode_tokens, a.concurrency)
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -36,6 +36,7 @@ def serve_model(
     label: str | None = None,
     quiet: bool = False,
     on_ready: Callable[[str, Path], None] | None = None,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
     **opts: Any,
 ) -> Iterator[str]:
     """Serve ``model_dir`` as model ``name`` until the block ends; yields the /v1 base URL.
@@ -48,6 +49,8 @@ def serve_model(
             vLLM's files are always ``outputs/servers/vllm-<name>.*``.
         quiet: vLLM only: no "starting ..." / "ready after ..." lines (``vllm_server.start(quiet=True)``).
         on_ready: called with (base URL, log file) once the server is ready, before the block runs.
+        on_start: vLLM only: called with ``vllm_server.start``'s record (url, pid, argv, ready_s, OMP binding,
+            KV cache size) once the server is ready, for benches that report how it was started.
         **opts: more ``VllmConfig`` fields for vLLM (``max_model_len``, ``dtype``, ``extra_args`` ...), more
             ``ServerProcess.supportbot`` keywords for the app (``extra_args``, ``extra_env`` ...).
 
@@ -69,8 +72,10 @@ def serve_model(
     start_kw: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
     if quiet:
         start_kw["quiet"] = True
-    vllm_server.start(cfg, **start_kw)
+    record = vllm_server.start(cfg, **start_kw)
     try:
+        if on_start:
+            on_start(record)
         if on_ready:
             on_ready(cfg.url, vllm_server.log_path(name))
         yield cfg.url
