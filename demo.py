@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TUNED_DIR, load_prompt
+from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TUNED_DIR, KB_DIR, load_prompt
 from supportbot.runtime_env import apply_safe_env
 
 ROOT = Path(__file__).resolve().parent
@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parent
 if TYPE_CHECKING:
     from supportbot.kb_prompt import KbPrompter
 
-KB_DIR = ROOT / "data" / "kb"
 
 Ask = Callable[[str, list[dict[str, str]], Callable[[str], None] | None], str]
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from supportbot.arms import ARMS
+from supportbot.arms import ARMS, judge_results_dir
 from supportbot.jsonl import read_jsonl
 from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR
 
@@ -98,7 +98,7 @@ def write_examples(results_dir: Path, judge: str, eval_path: Path = DATA_DIR / "
     halluc = {(r["id"], r["model"]): r for r in _rows(results_dir / "judgments" / f"hallucination-{judge}.jsonl")}
     arm_pairwise: dict[str, dict[str, dict]] = {}
     for arm in (m for m in answers if m not in ("base", "tuned")):  # the retrieval arms, each judged against base
-        judged = results_dir / "arms" / arm / "judgments"
+        judged = judge_results_dir(results_dir, arm) / "judgments"
         halluc.update({(r["id"], r["model"]): r for r in _rows(judged / f"hallucination-{judge}.jsonl") if r["model"] == arm})
         arm_pairwise[arm] = {r["id"]: r for r in _rows(judged / f"pairwise-{judge}.jsonl")}
     chosen = choose(list(items), pairwise)

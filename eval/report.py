@@ -29,6 +29,7 @@ from typing import Any
 from eval.examples import write_examples
 from eval.report_arms import arms_section, arms_table, plot_arms
 from eval.report_bench import BENCH_SECTIONS, BENCH_TABLES
+from eval.report_format import load_json
 from eval.report_judge import SECTIONS as JUDGE_SECTIONS
 from eval.report_judge import TABLES as JUDGE_TABLES
 from eval.report_judge import judge_plots
@@ -39,11 +40,6 @@ from supportbot.stages import last_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-
-def load(path: Path) -> dict[str, Any] | None:
-    """JSON content of ``path`` or None when it does not exist."""
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -223,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(run_manifest, res / "training_manifest.json")
     summary: dict[str, Any] = {"missing": []}
     for name, (filename, extract) in SECTIONS.items():
-        data = load(res / filename)
+        data = load_json(res / filename)
         if data is None:
             summary["missing"].append(filename)
             print(f"warning: {res / filename} is missing; the {name} section is left out", file=sys.stderr)
@@ -238,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["targets"] = targets_section(summary)
     tables = render_tables(summary)
     if "training" in summary:
-        plot_loss(load(res / "training_manifest.json"), plots / "loss.png")
+        plot_loss(load_json(res / "training_manifest.json"), plots / "loss.png")
     if "pipeline_timing" in summary:
         plot_timing(summary["pipeline_timing"], plots / "stage_times.png")
     judge_plots(summary, plots)
@@ -258,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if summary["missing"]:
         md += ["Missing result files: " + ", ".join(summary["missing"]), ""]
     (res / "summary.md").write_text("\n".join(md))
-    judge_name = (load(res / "judge_summary.json") or {}).get("judge")
+    judge_name = (load_json(res / "judge_summary.json") or {}).get("judge")
     if judge_name:
         write_examples(res, judge_name)
     print(f"wrote {res / 'summary.json'}, summary.csv, summary.md and {plots}/")

@@ -13,8 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from eval.report_format import pct_ci
-from supportbot.arms import ARMS
+from eval.report_format import load_json, pct_ci
+from judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED
+from supportbot.arms import ARMS, judge_results_dir
 from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR
 from supportbot.stats import bootstrap_ci
@@ -22,12 +23,6 @@ from supportbot.stats import bootstrap_ci
 WIN_SCORE = {"candidate": 1.0, "tie": 0.5, "baseline": 0.0}
 BEHAVIOUR_KEYS = ("loop_rate", "escalation_rate_unanswerable", "question_rate", "key_fact_recall_product",
                   "key_fact_recall_it", "max_tokens_rate")
-
-
-def _load_json(path: Path) -> dict[str, Any] | None:
-    import json
-
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _domains(eval_file: Path) -> dict[str, str]:
@@ -45,8 +40,8 @@ def _outcomes(records: Path, candidate: str) -> dict[str, float]:
 
 
 def _hallucinated(records: Path, model: str) -> dict[str, float]:
-    return {str(r["id"]): float(r["verdict"] == "hallucinated") for _, r in iter_jsonl(records)
-            if r.get("model") == model and r.get("verdict") in ("hallucinated", "clean")}
+    return {str(r["id"]): float(r["verdict"] == CHECKLIST_HALLUCINATED) for _, r in iter_jsonl(records)
+            if r.get("model") == model and r.get("verdict") in (CHECKLIST_HALLUCINATED, CHECKLIST_CLEAN)}
 
 
 def _ci(values: list[float]) -> dict[str, Any]:
@@ -61,22 +56,18 @@ def _by_domain(values: dict[str, float], domains: dict[str, str]) -> dict[str, d
     return {d: _ci(v) for d, v in sorted(split.items())}
 
 
-def arm_dir(results: Path, arm: str) -> Path:
-    return results if arm in ("base", "tuned") else results / "arms" / arm
-
-
 def arms_section(results: Path, eval_file: Path = DATA_DIR / "eval.jsonl") -> dict[str, dict[str, Any]] | None:
     """``arms.<name>.{win_rate_vs_base, hallucination_rate_overall, behaviour, by_domain, ...}``; None without results."""
-    main = _load_json(results / "judge_summary.json")
+    main = load_json(results / "judge_summary.json")
     if main is None:
         return None
     judge = main["judge"]
-    behaviour = (_load_json(results / "behaviour.json") or {}).get("models", {})
+    behaviour = (load_json(results / "behaviour.json") or {}).get("models", {})
     domains = _domains(eval_file)
     out: dict[str, Any] = {}
     for name, arm in ARMS.items():
-        d = arm_dir(results, name)
-        summ = main if name in ("base", "tuned") else _load_json(d / "judge_summary.json")
+        d = judge_results_dir(results, name)
+        summ = main if name in ("base", "tuned") else load_json(d / "judge_summary.json")
         if summ is None:
             continue
         hall = _hallucinated(d / "judgments" / f"hallucination-{judge}.jsonl", name)

@@ -1,8 +1,15 @@
-"""Number formatting shared by the report's tables (one helper per format)."""
+"""Helpers shared by the report's sections: reading a result file, formatting numbers (one helper per format)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    """JSON content of ``path`` or None when it does not exist."""
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def num(x: float | None, fmt: str = ".2f") -> str:

@@ -19,13 +19,13 @@ from judge import checklist, stats
 from judge import pairwise as pw
 from judge.calibrate import KAPPA_MIN
 from judge.inputs import EvalItem
-from judge.labels import ERROR, failure_counts
+from judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED, ERROR, failure_counts
 from supportbot.paths import repo_relative
 
 if TYPE_CHECKING:
     from judge.runner import Run
 
-HALLUCINATED, CLEAN = "hallucinated", "clean"
+HALLUCINATED, CLEAN = CHECKLIST_HALLUCINATED, CHECKLIST_CLEAN
 AGREEMENT = "v2/agreement.json"  # inter-annotator agreement of the label set, beside the rubric files
 COMPARISON = "judge_comparison.json"  # results/: one row per candidate judge (judge/compare_judges.py)
 

@@ -13,10 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from supportbot import records
 from supportbot.jsonl import JsonlError, iter_jsonl
-from supportbot.paths import DATA_DIR, RESULTS_DIR
+from supportbot.paths import KB_DIR, RESULTS_DIR
 
 ANSWERS_DIR = RESULTS_DIR / "answers"
-KB_DIR = DATA_DIR / "kb"
 RUBRIC_DIR = Path(__file__).resolve().parent / "rubric"
 
 

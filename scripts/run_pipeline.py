@@ -28,12 +28,13 @@ from pathlib import Path
 
 import yaml
 
-from supportbot.arms import ARMS, DECODING_FILE, Arm, generate_answers, parse_arms
+from supportbot.arms import ARMS, DECODING_FILE, Arm, generate_answers, judge_results_dir, parse_arms
 from supportbot.paths import (
     DATA_DIR,
     DEFAULT_BASE_MODEL_DIR,
     DEFAULT_JUDGE,
     DEFAULT_TRAIN_CONFIG,
+    KB_DIR,
     OUTPUTS_DIR,
     RESULTS_DIR,
     SMALL_CHECKLIST_JUDGE,
@@ -94,17 +95,12 @@ def judge_model_args(judge_cfg: Path) -> list[str]:
     return ["--model", name] if name.startswith("qwen2.5-coder-") else []
 
 
-def arm_results(results: Path, arm: str) -> Path:
-    """Where an arm's judge results go: ``results/`` for tuned (the main comparison), ``results/arms/<arm>/`` else."""
-    return results if arm == "tuned" else results / "arms" / arm
-
-
 def judge_command(judge_cfg: Path, results: Path, limit: int | None, candidate: str = "tuned") -> list[str]:
     """`judge/run.py all` on base vs one arm's answers; a local judge config starts its own server.
     Every arm shares one judge cache, so base's judgments are asked once."""
     judge_name = yaml.safe_load(judge_cfg.read_text())["name"]
     cache = results / "judgments" / "cache" / f"{judge_name}.jsonl"  # beside the results it produced
-    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(arm_results(results, candidate)),
+    cmd = [PY, "judge/run.py", "all", "--judge", str(judge_cfg), "--out-dir", str(judge_results_dir(results, candidate)),
            "--cache", str(cache), "--baseline", str(results / "answers" / "base.jsonl"),
            "--candidate", str(results / "answers" / f"{candidate}.jsonl")]
     return cmd + (["--limit", str(limit), "--rubric-limit", str(QUICK["rubric_limit"])] if limit else [])
@@ -127,7 +123,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
     answers = [results / "answers" / f"{m}.jsonl" for m in models]
     arms: list[Arm] = args.arms
     arm_answers = {a.name: results / "answers" / f"{a.name}.jsonl" for a in arms}
-    kb_inputs = [DATA_DIR / "kb", ROOT / "prompts" / "support_kb.txt"] if any(a.kb for a in arms) else []
+    kb_inputs = [KB_DIR, ROOT / "prompts" / "support_kb.txt"] if any(a.kb for a in arms) else []
     judge_inputs = [args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"]
     data_files = [DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DATA_DIR / "eval.jsonl"]
     training_env = {} if not args.quick else {"SUPPORTBOT_NO_RESULTS_ROW": "1"}
@@ -135,7 +131,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
         Stage("bootstrap", [PY, "scripts/bootstrap_model.py"], outputs=[DEFAULT_BASE_MODEL_DIR], always=True),
         Stage("bootstrap_judge", [PY, "scripts/bootstrap_judge.py", *judge_model_args(args.judge_config)], always=True),
         Stage("data", [PY, "-m", "supportbot.data", "build"],
-              inputs=[DATA_DIR / "authoring", DATA_DIR / "kb", ROOT / "prompts" / "support_system.txt"],
+              inputs=[DATA_DIR / "authoring", KB_DIR, ROOT / "prompts" / "support_system.txt"],
               outputs=data_files),
         Stage("train", [PY, "scripts/train.py", str(args.config), "--merge", *overrides],
               inputs=[args.config, DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DEFAULT_BASE_MODEL_DIR / "model.safetensors"],
@@ -165,11 +161,11 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
         # the retrieval arms, each against base with the same judge (one stage per arm: each resumes on its own)
         *(Stage(f"judge_{a.name}", judge_command(args.judge_config, results, judge_limit, a.name),
                 inputs=[answers[0], arm_answers[a.name], *judge_inputs],
-                outputs=[arm_results(results, a.name) / "judge_summary.json"], params={"limit": judge_limit})
+                outputs=[judge_results_dir(results, a.name) / "judge_summary.json"], params={"limit": judge_limit})
           for a in arms if a.name not in models),
         Stage("report", [PY, "eval/report.py", "--results-dir", str(results), "--run-dir", str(run_dir)],
               inputs=[results / "judge_summary.json", results / "lm_eval.json", results / "reference_check.json",
-                      results / "behaviour.json", *(arm_results(results, a) / "judge_summary.json" for a in arm_answers
+                      results / "behaviour.json", *(judge_results_dir(results, a) / "judge_summary.json" for a in arm_answers
                                                       if a not in models),
                       ROOT / "results" / "training_runs.csv", ROOT / "eval" / "report.py"],
               outputs=[results / "summary.json", results / "summary.md"], always=True),

@@ -42,6 +42,12 @@ ARMS: dict[str, Arm] = {a.name: a for a in (
     Arm("base", "base", False), Arm("tuned", "tuned", False), Arm("base_kb", "base", True), Arm("tuned_kb", "tuned", True))}
 
 
+def judge_results_dir(results: Path, arm: str) -> Path:
+    """Where an arm's judge results live: ``results/`` for base and tuned (the main comparison, whose records hold
+    both), ``results/arms/<arm>/`` for a retrieval arm judged against base."""
+    return results if arm in ("base", "tuned") else results / "arms" / arm
+
+
 def parse_arms(names: list[str]) -> list[Arm]:
     """The named arms in the canonical order. ``base`` (what every arm is compared with) and ``tuned`` (the
     fine-tuning experiment itself) always run; the choice is which retrieval arms join them."""
@@ -68,9 +74,10 @@ def weights_fingerprint(model_dir: Path) -> str:
 def set_aside_stale(out: Path, fingerprint: str, decoding: Decoding, kb_settings: dict | None = None) -> None:
     """Move answers made by other weights (a retrained model), with another decoding or other retrieval settings
     to <name>.stale.jsonl; resume otherwise."""
-    if not out.is_file() or not out.stat().st_size:
+    rows = load_answers(out, duplicates="first", allow_truncated_tail=True) if out.is_file() else {}
+    if not rows:
         return
-    first = next(iter(load_answers(out, duplicates="first", allow_truncated_tail=True).values())).row
+    first = next(iter(rows.values())).row
     got_kb = row_kb_settings(first)
     why = (f"other weights ({first.get('model_fingerprint')})" if first.get("model_fingerprint") != fingerprint
            else f"another decoding ({first.get('decoding')})" if first.get("decoding") != dataclasses.asdict(decoding)
@@ -105,15 +112,16 @@ def generate_answers(serve: ServeFn, models: dict[str, Path], arms: list[Arm], a
     the time of the run that generated them."""
     answers_dir.mkdir(parents=True, exist_ok=True)
     decoding = eval_decoding()
+    kb = kb_settings() if any(a.kb for a in arms) else None
     served_any = False
     for weights, model_dir in models.items():
         fingerprint = weights_fingerprint(model_dir)
         todo = []
         for arm in (a for a in arms if a.weights == weights):
             out = answers_dir / f"{arm.name}.jsonl"
-            kb = kb_settings() if arm.kb else None
-            set_aside_stale(out, fingerprint, decoding, kb)
-            if all_answered(out, weights, fingerprint, limit, decoding, kb):
+            arm_kb = kb if arm.kb else None
+            set_aside_stale(out, fingerprint, decoding, arm_kb)
+            if all_answered(out, weights, fingerprint, limit, decoding, arm_kb):
                 print(f"  {out}: every answer is there, made by these weights ({fingerprint}); not asked again", flush=True)
             else:
                 todo.append((arm, out))

@@ -12,6 +12,7 @@ MODELS_DIR = ROOT / "models"
 OUTPUTS_DIR = ROOT / "outputs"
 RESULTS_DIR = ROOT / "results"
 CONFIGS_DIR = ROOT / "axolotl_configs"
+KB_DIR = DATA_DIR / "kb"  # the product knowledge base (*.md): retrieval, the judge's KB excerpts, kb_refs
 
 DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"
 # the CPU default training recipe: axolotl_configs/<name>.yml, trained into outputs/<name>/ (its output_dir)

@@ -78,9 +78,6 @@ def load_eval(path: str | Path) -> list[EvalItem]:
 
 
 # ------------------------------------------------------------------ answers (eval/generate.py output)
-ANSWERS_DIRNAME = "answers"
-
-
 class AnswerFileError(ValueError):
     """A malformed answers file; the message names file and line."""
 

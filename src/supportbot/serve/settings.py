@@ -8,10 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from supportbot.paths import DATA_DIR
+from supportbot.paths import KB_DIR
 
 API_KEY_ENV = "SUPPORTBOT_API_KEY"
-KB_DIR = DATA_DIR / "kb"
 
 
 class Settings(BaseModel):
