@@ -22,16 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportbot.http_errors import describe, is_unreachable
-from supportbot.jsonl import append_jsonl, repair_tail
+from supportbot.jsonl import append_jsonl, iter_jsonl, repair_tail
 from supportbot.paths import load_prompt
 from supportbot.provenance import sha256_text
 from supportbot.records import (  # noqa: F401 (re-exported)
     ROLES,
     SYSTEM_PROMPT_NAME,
-    AnswerFileError,
     EvalFileError,
     EvalItem,
-    load_answers,
     load_eval,
 )
 
@@ -81,24 +79,22 @@ def load_done(path: Path, *, model: str, decoding: Decoding, system_sha: str,
     """
     if not path.is_file():
         return {}
+    # base_url is recorded but not compared: the same model may be served again on another port
+    want = {"model": model, "decoding": asdict(decoding), "system_prompt_sha256": system_sha}
+    if fingerprint is not None:
+        want["model_fingerprint"] = fingerprint
+    want["kb"] = kb_settings
     done: dict[Any, dict] = {}
-    try:
-        rows = load_answers(path, duplicates="first")
-    except AnswerFileError as exc:
-        raise OutputMismatchError(f"{exc} (not an answers file of eval/generate.py)") from None
-    for ans in rows.values():
-        line, row = ans.line, ans.row
-        # base_url is recorded but not compared: the same model may be served again on another port
-        want = {"model": model, "decoding": asdict(decoding), "system_prompt_sha256": system_sha}
-        if fingerprint is not None:
-            want["model_fingerprint"] = fingerprint
+    for line, row in iter_jsonl(path):  # every row is checked, a repeated id's too; the first one is kept
+        if "id" not in row or "answer" not in row:
+            raise OutputMismatchError(f"{path}:{line}: not an answers row (needs 'id' and 'answer')")
         got = {key: row.get(key) for key in want} | {"kb": row_kb_settings(row)}
-        for key, value in (want | {"kb": kb_settings}).items():
+        for key, value in want.items():
             if got[key] != value:
                 raise OutputMismatchError(
                     f"{path}:{line}: existing answers were made with {key}={got[key]!r}, this run uses {value!r}; "
                     "use another --out file, or delete this one to start over")
-        done[row["id"]] = row
+        done.setdefault(row["id"], row)
     return done
 
 
