@@ -33,14 +33,6 @@ METRICS = ("loop_rate", "max_tokens_rate", "escalation_rate_unanswerable", "clar
            "key_fact_recall_product", "key_fact_recall_it")
 
 
-def load_answers(path: Path) -> dict[str, dict[str, Any]]:
-    """Answer rows by id (a string); a duplicate id is an error naming the file and line."""
-    try:
-        return {rid: a.row for rid, a in records.load_answers(path, duplicates="error").items()}
-    except records.AnswerFileError as exc:
-        raise SystemExit(str(exc)) from None
-
-
 def item_values(item: dict[str, Any], answer: dict[str, Any]) -> dict[str, float | None]:
     """Each metric's value on one item (None where the item does not count for it)."""
     b = bh.measure(answer["answer"], finish_reason=answer.get("finish_reason"),
@@ -116,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in named.items():
         if not path.is_file():
             raise SystemExit(f"{path}: answer file not found")
-        answers[name] = load_answers(path)
+        try:
+            answers[name] = records.answer_rows(path)
+        except records.AnswerFileError as exc:
+            raise SystemExit(str(exc)) from None
     result = summarize(items, answers)
     result["command"] = "python eval/behaviour.py " + " ".join(argv if argv is not None else sys.argv[1:])
     result["answers"] = {k: str(v) for k, v in named.items()}

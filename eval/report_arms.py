@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from eval.report_format import load_json, pct_ci
-from judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED
 from supportbot.arms import ARMS, judge_results_dir
 from supportbot.jsonl import iter_jsonl
+from supportbot.judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED
 from supportbot.paths import DATA_DIR
 from supportbot.stats import bootstrap_ci
 

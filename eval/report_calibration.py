@@ -74,6 +74,6 @@ def judges_section(j: dict[str, Any]) -> dict[str, Any]:
 
 
 def judges_table(j: dict[str, Any]) -> str:
-    from judge.compare_judges import table
+    from supportbot.judge.compare import table
 
     return table(j["judges"], j.get("default")) + f"\n\nDefault rule: {j.get('rule')}. Command: `{str(j.get('command')).strip()}`."

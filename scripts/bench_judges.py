@@ -25,15 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from judge import checklist
-from judge import hallucination as hal
-from judge import pairwise as pw
-from judge.client import JudgeClient
-from judge.config import JudgeConfig, load_config
-from judge.inputs import answers_path, load_answers, load_eval_items
-from judge.launch import judge_endpoint, launch_dtype
+from supportbot.judge.endpoint.client import JudgeClient
+from supportbot.judge.endpoint.config import JudgeConfig, load_config
+from supportbot.judge.endpoint.launch import judge_endpoint, launch_dtype
+from supportbot.judge.graders import checks as checklist
+from supportbot.judge.graders import hallucination as hal
+from supportbot.judge.graders import pairwise as pw
+from supportbot.judge.inputs import answers_path, load_eval_items
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 from supportbot.provenance import hardware, write_result
+from supportbot.records import answer_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "bench_judges.json")
     args = p.parse_args(argv)
     items = list(load_eval_items(DATA_DIR / "eval.jsonl").values())[: args.items]
-    base, tuned = load_answers(answers_path("base")), load_answers(answers_path("tuned"))
+    base, tuned = answer_rows(answers_path("base")), answer_rows(answers_path("tuned"))
     rows = []
     for spec in args.judges:
         print(f"== {spec}", flush=True)

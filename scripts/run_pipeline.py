@@ -35,6 +35,7 @@ from supportbot.paths import (
     DEFAULT_JUDGE,
     DEFAULT_TRAIN_CONFIG,
     KB_DIR,
+    LABELS_DIR,
     OUTPUTS_DIR,
     RESULTS_DIR,
     SMALL_CHECKLIST_JUDGE,
@@ -124,7 +125,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
     arms: list[Arm] = args.arms
     arm_answers = {a.name: results / "answers" / f"{a.name}.jsonl" for a in arms}
     kb_inputs = [KB_DIR, ROOT / "prompts" / "support_kb.txt"] if any(a.kb for a in arms) else []
-    judge_inputs = [args.judge_config, ROOT / "prompts", ROOT / "judge" / "rubric", DATA_DIR / "eval.jsonl"]
+    judge_inputs = [args.judge_config, ROOT / "prompts", LABELS_DIR, DATA_DIR / "eval.jsonl"]
     data_files = [DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", DATA_DIR / "eval.jsonl"]
     training_env = {} if not args.quick else {"SUPPORTBOT_NO_RESULTS_ROW": "1"}
     return [

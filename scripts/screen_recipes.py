@@ -29,11 +29,12 @@ from typing import Any
 
 import yaml
 
-from eval.behaviour import load_answers, summarize
+from eval.behaviour import summarize
 from eval.dev_set import WORK, answer, dev_first_turn
 from supportbot.jsonl import append_jsonl, read_jsonl, write_jsonl
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TRAIN_CONFIG, RESULTS_DIR
 from supportbot.provenance import hardware
+from supportbot.records import answer_rows
 from supportbot.training.derived_config import write_derived_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def train(name: str, recipe: dict[str, Any], steps: int) -> tuple[Path, dict[str
 def behaviour_row(items: Path, answers: Path) -> dict[str, Any]:
     """Dev behaviour of one answer file (point estimates), plus how often it asks where the reference does not."""
     rows = read_jsonl(items)
-    res = summarize(rows, {"m": load_answers(answers)}, n_resamples=200)
+    res = summarize(rows, {"m": answer_rows(answers)}, n_resamples=200)
     s = res["models"]["m"]
     # clarify_rate counts an item only where the reference asks; the others give the false-question rate
     unasked = [r["m"]["question_rate"] for r in res["rows"] if r["m"]["clarify_rate"] is None]

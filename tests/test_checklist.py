@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from judge import checklist
-from judge.inputs import EvalItem
-from judge.parse import VerdictParseError
+from supportbot.judge.graders import checks as checklist
+from supportbot.judge.graders.parse import VerdictParseError
+from supportbot.records import EvalItem
 
 
 def item(**kw) -> EvalItem:

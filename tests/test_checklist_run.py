@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 import yaml
 
-from judge import checklist, checklist_run, compare_judges
-from judge import checklist_calibrate as cc
-from judge import pairwise as pw
-from judge import run as cli
-from judge.inputs import EvalItem
-from judge.launch import launch_dtype
-from judge.splits import in_split, split_of
-from judge.verdicts import ERROR
 from supportbot.jsonl import read_jsonl
+from supportbot.judge import cli
+from supportbot.judge import compare as compare_judges
+from supportbot.judge.calibration import checklist as cc
+from supportbot.judge.endpoint.launch import launch_dtype
+from supportbot.judge.graders import checklist as checklist_run
+from supportbot.judge.graders import checks as checklist
+from supportbot.judge.graders import pairwise as pw
+from supportbot.judge.graders.verdicts import ERROR
+from supportbot.judge.splits import in_split, split_of
 from supportbot.paths import DATA_DIR
+from supportbot.records import EvalItem
 
 
 def test_launch_dtype_follows_the_cpu() -> None:
@@ -29,9 +31,9 @@ def test_launch_dtype_follows_the_cpu() -> None:
 
 
 def test_launch_block_size_reaches_the_vllm_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    from judge import launch
-    from judge.config import load_config
     from supportbot import vllm_server
+    from supportbot.judge.endpoint import launch
+    from supportbot.judge.endpoint.config import load_config
 
     seen = {}
     monkeypatch.setattr(vllm_server, "start", lambda vcfg, timeout: seen.setdefault("argv", vllm_server.build_command(vcfg)))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from judge_fake import FakeJudge, cli_args, write_jsonl_rows, write_workspace
 
-from judge import run as cli
-from judge.inputs import kb_excerpt, load_hallucination_rubric
+from supportbot.judge import cli
+from supportbot.judge.inputs import kb_excerpt, load_hallucination_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 _write = write_jsonl_rows
@@ -119,8 +119,8 @@ def test_help_runs_as_a_script():
 
 
 def test_rubric_sheet_sample_and_finalize(workspace):
-    from judge import make_rubric_sheet as mrs
-    from judge.inputs import load_pairwise_rubric
+    from supportbot.judge.inputs import load_pairwise_rubric
+    from supportbot.judge.labelling import rubric_sheet as mrs
 
     tmp, _ = workspace
     sheets, rubric = tmp / "sheets", tmp / "labels"
@@ -164,7 +164,7 @@ def test_unparseable_verdicts_are_counted_not_dropped(workspace, capsys):
 
 
 def test_shipped_configs_load():
-    from judge.config import CONFIGS_DIR, load_config
+    from supportbot.judge.endpoint.config import CONFIGS_DIR, load_config
 
     names = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml") if p.stem != "reference_check")
     assert {"local-qwen0.5b", "vllm-qwen7b", "openai-gpt4o-mini"} <= set(names)

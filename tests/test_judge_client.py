@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from judge_fake import FakeJudge
 
-from judge import pairwise as pw
-from judge.client import JudgeCallError, JudgeClient
-from judge.config import JudgeConfig
-from judge.inputs import load_eval_items
-from judge.parse import UNPARSEABLE
-from judge.verdicts import ask
+from supportbot.judge.endpoint.client import JudgeCallError, JudgeClient
+from supportbot.judge.endpoint.config import JudgeConfig
+from supportbot.judge.graders import pairwise as pw
+from supportbot.judge.graders.parse import UNPARSEABLE
+from supportbot.judge.graders.verdicts import ask
+from supportbot.judge.inputs import load_eval_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

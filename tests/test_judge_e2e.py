@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from judge import run as cli
+from supportbot.judge import cli
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, MODELS_DIR
 from supportbot.serve.process import ServerProcess
 

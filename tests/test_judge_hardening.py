@@ -15,10 +15,10 @@ import pytest
 import yaml
 from judge_fake import FakeJudge, cli_args, write_workspace
 
-from judge import run as cli
-from judge.cache import cache_key
-from judge.config import CONFIGS_DIR
 from supportbot.jsonl import read_jsonl, rejected_path
+from supportbot.judge import cli
+from supportbot.judge.endpoint.cache import cache_key
+from supportbot.judge.endpoint.config import CONFIGS_DIR
 from supportbot.serve.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from judge.config import load_config
-from judge.injection import inject, load_attacks
-from judge.inputs import load_eval_items
-from judge.prompting import pairwise_messages
-from judge.sanitize import fold, sanitize, suspicious
 from supportbot.jsonl import read_jsonl
-from supportbot.paths import DATA_DIR, RESULTS_DIR, ROOT
+from supportbot.judge.endpoint.config import load_config
+from supportbot.judge.graders.prompting import pairwise_messages
+from supportbot.judge.graders.sanitize import fold, sanitize, suspicious
+from supportbot.judge.injection import inject, load_attacks
+from supportbot.judge.inputs import load_eval_items
+from supportbot.paths import DATA_DIR, LABELS_DIR, RESULTS_DIR
 
 ATTACKS = load_attacks()
 ANSWERS = {m: {r["id"]: r["answer"] for r in read_jsonl(RESULTS_DIR / "answers" / f"{m}.jsonl")} for m in ("base", "tuned")}
@@ -24,8 +24,8 @@ ANSWERS = {m: {r["id"]: r["answer"] for r in read_jsonl(RESULTS_DIR / "answers" 
 
 def _support_texts() -> list[str]:
     texts = [a for answers in ANSWERS.values() for a in answers.values()]
-    texts += [r["answer"] for r in read_jsonl(ROOT / "judge" / "rubric" / "hallucination.jsonl")]
-    texts += [a for r in read_jsonl(ROOT / "judge" / "rubric" / "pairwise.jsonl") for a in (r["answer_a"], r["answer_b"])]
+    texts += [r["answer"] for r in read_jsonl(LABELS_DIR / "hallucination.jsonl")]
+    texts += [a for r in read_jsonl(LABELS_DIR / "pairwise.jsonl") for a in (r["answer_a"], r["answer_b"])]
     for name in ("train", "dev", "eval"):
         for row in read_jsonl(DATA_DIR / f"{name}.jsonl"):
             texts += [m["content"] for m in row["messages"]] + [row.get("reference_answer", "")]

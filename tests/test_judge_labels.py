@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from judge import parse, runner, verdicts
-from judge.client import JudgeClient
-from judge.config import load_config
-from judge.labels import ERROR, UNPARSEABLE, Failure, failure_counts
 from supportbot.jsonl import read_jsonl, write_jsonl
+from supportbot.judge import evaluate as runner
+from supportbot.judge.endpoint.client import JudgeClient
+from supportbot.judge.endpoint.config import load_config
+from supportbot.judge.graders import parse, verdicts
+from supportbot.judge.labels import ERROR, UNPARSEABLE, Failure, failure_counts
 from supportbot.paths import DATA_DIR
 
 

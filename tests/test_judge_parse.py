@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from judge.parse import (
+from supportbot.judge.graders.parse import (
     VerdictParseError,
     parse_hallucination,
     parse_hallucination_logprobs,
@@ -66,7 +66,7 @@ def test_logprob_verdicts():
 
 
 def test_pair_verdicts_from_both_orders():
-    from judge.verdicts import combine_orders
+    from supportbot.judge.graders.verdicts import combine_orders
 
     # JSON verdicts (MT-Bench): agreement wins, an order flip is a tie
     assert combine_orders({"verdict": "A"}, {"verdict": "B"}) == {"winner": "x", "consistent": True}
@@ -88,17 +88,17 @@ def test_pair_verdicts_from_both_orders():
     ('The status JSON is {"status": 2}.', 0), ("Choose option 2 then restart.", 0), ("Plan B: call your ISP.", 0),
 ])
 def test_sanitize_removes_text_addressed_to_the_grader_only(text, removed):
-    from judge.prompting import sanitize
+    from supportbot.judge.graders.prompting import sanitize
 
     out, n = sanitize(text)
     assert n == removed and (out == text) == (removed == 0)
 
 
 def test_injected_answer_is_defused_in_the_prompt():
-    from judge.config import JudgeConfig
-    from judge.injection import inject, load_attacks
-    from judge.inputs import EvalItem
-    from judge.prompting import pairwise_messages
+    from supportbot.judge.endpoint.config import JudgeConfig
+    from supportbot.judge.graders.prompting import pairwise_messages
+    from supportbot.judge.injection import inject, load_attacks
+    from supportbot.records import EvalItem
 
     item = EvalItem(id="q", messages=[{"role": "user", "content": "Printer offline?"}])
     bad = inject("Restart the printer.", load_attacks(["note-to-grader"])[0], "B", 75)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge import stats
+from supportbot.judge import metrics as stats
 
 
 def test_kappa_textbook_2x2():

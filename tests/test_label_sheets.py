@@ -1,4 +1,4 @@
-"""Control answers and the label-sheet tooling of label set v2 (judge/controls.py, judge/make_label_sheets.py)."""
+"""Control answers and the label-sheet tooling of label set v2 (supportbot.judge.labelling; `judge/run.py label-sheets`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from judge import controls
-from judge.make_label_sheets import validate
+from supportbot.judge.labelling import controls
+from supportbot.judge.labelling.label_sheets import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEM = {"id": "x", "reference_answer": "Hold the reset button for 10 seconds. Then:\n1. Wait 2 minutes.\n2. Log in again.",
@@ -59,7 +59,7 @@ def test_agreement_counts_disagreements(tmp_path: Path) -> None:
         d = tmp_path / "annotations" / who
         d.mkdir(parents=True)
         (d / "answers-controls_1.jsonl").write_text("".join(json.dumps({"row": f"c{i}"} | ann(h)) + "\n" for i, h in enumerate(labels)))
-    proc = subprocess.run([sys.executable, "judge/make_label_sheets.py", "agreement", "--out-dir", str(tmp_path)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "judge/run.py", "label-sheets", "agreement", "--out-dir", str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     res = json.loads((tmp_path / "agreement.json").read_text())

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from judge import reference_check as rc
+from supportbot.judge.reference import check as rc
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "refcheck"
-SCRIPT = ROOT / "judge" / "reference_check.py"
+SCRIPT = ROOT / "judge" / "run.py"
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def emb() -> rc.Embedder:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(SCRIPT), "reference", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_split_sentences_handles_lists_and_punctuation():
@@ -133,7 +133,7 @@ def test_answer_for_unknown_id_names_file_line_field(tmp_path: Path):
     bad = tmp_path / "m.jsonl"
     bad.write_text('{"id": "r1", "answer": "ok"}\n{"id": "zz", "answer": "?"}\n')
     with pytest.raises(rc.ReferenceCheckError, match=r"m.jsonl:2: field 'id' 'zz' is not in the eval file"):
-        rc.load_answers(bad, refs)
+        rc.reference_answers(bad, refs)
     bad.write_text('{"id": "r1"}\n')
     with pytest.raises(rc.ReferenceCheckError, match=r"m.jsonl:1: missing field 'answer'"):
-        rc.load_answers(bad, refs)
+        rc.reference_answers(bad, refs)

@@ -21,9 +21,10 @@ from pathlib import Path
 import yaml
 
 from supportbot.generation import Decoding, OutputMismatchError, pending_items, row_kb_settings
+from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR, ROOT
 from supportbot.provenance import sha256_files
-from supportbot.records import load_answers, load_eval
+from supportbot.records import load_eval
 from supportbot.stages import UP_TO_DATE
 
 DECODING_FILE = ROOT / "eval" / "decoding.yaml"
@@ -74,10 +75,9 @@ def weights_fingerprint(model_dir: Path) -> str:
 def set_aside_stale(out: Path, fingerprint: str, decoding: Decoding, kb_settings: dict | None = None) -> None:
     """Move answers made by other weights (a retrained model), with another decoding or other retrieval settings
     to <name>.stale.jsonl; resume otherwise."""
-    rows = load_answers(out, duplicates="first", allow_truncated_tail=True) if out.is_file() else {}
-    if not rows:
+    first = next((row for _, row in iter_jsonl(out, allow_truncated_tail=True)), None) if out.is_file() else None
+    if first is None:
         return
-    first = next(iter(rows.values())).row
     got_kb = row_kb_settings(first)
     why = (f"other weights ({first.get('model_fingerprint')})" if first.get("model_fingerprint") != fingerprint
            else f"another decoding ({first.get('decoding')})" if first.get("decoding") != dataclasses.asdict(decoding)

@@ -12,6 +12,8 @@ MODELS_DIR = ROOT / "models"
 OUTPUTS_DIR = ROOT / "outputs"
 RESULTS_DIR = ROOT / "results"
 CONFIGS_DIR = ROOT / "axolotl_configs"
+LABELS_DIR = DATA_DIR / "labels"  # label sets of the judge (judge/RUBRIC.md) with their annotator records
+JUDGE_CONFIGS_DIR = ROOT / "judge" / "configs"  # one YAML per judge (judge/README.md)
 KB_DIR = DATA_DIR / "kb"  # the product knowledge base (*.md): retrieval, the judge's KB excerpts, kb_refs
 
 DEFAULT_BASE_MODEL_DIR = MODELS_DIR / "smollm2-135m-instruct"

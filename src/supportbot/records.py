@@ -1,7 +1,8 @@
-"""Eval items as the answer generator reads them: ``{"id": ..., "messages": [...]}`` rows, validated.
+"""The records every stage shares: eval items (``data/eval.jsonl``) and answer files (``results/answers/<arm>.jsonl``).
 
-``supportbot.data.schema`` is the strict authoring validator of the data files; this is the runtime reader
-used when answering (eval/generate.py, the pipeline, the benches).
+:class:`EvalItem` is the one eval-item type (the answer generator, the benches, the judge); :func:`load_eval` and
+:func:`load_answers` are the one reader of each file, with file:line:field errors. ``supportbot.data.schema`` is
+the stricter authoring validator of the data files (``python -m supportbot.data validate``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from supportbot.jsonl import JsonlError, iter_jsonl
 
@@ -20,11 +23,21 @@ class EvalFileError(ValueError):
     """A malformed eval file; the message names file, line and field."""
 
 
-@dataclass(frozen=True)
-class EvalItem:
+class EvalItem(BaseModel):
+    """One eval question: the conversation to answer (no system prompt, no trailing reference turn) and what
+    the judge checks the answer against; extra keys of the row are kept."""
+
+    model_config = ConfigDict(extra="allow")
     id: str | int
-    messages: list[dict[str, str]]  # the conversation to answer, without any system prompt
-    line: int
+    messages: list[dict[str, str]] = Field(min_length=1)
+    domain: str = ""
+    category: str = ""
+    answerable: bool = True
+    reference_answer: str = ""
+    key_facts: list[str] = []
+    forbidden_claims: list[str] = []
+    kb_refs: list[str] = []
+    line: int = 0  # line in the eval file (0: built in code)
 
     @property
     def question(self) -> str:
@@ -32,7 +45,7 @@ class EvalItem:
 
 
 def load_eval(path: str | Path) -> list[EvalItem]:
-    """Read ``data/eval.jsonl``-style rows: ``{"id": ..., "messages": [...]}``.
+    """Read ``data/eval.jsonl``-style rows: ``{"id": ..., "messages": [...], ...}``.
 
     ``messages`` must be non-empty, each with a known ``role`` and a string ``content``, and
     end with a ``user`` turn; a single trailing ``assistant`` turn is taken as the reference answer
@@ -55,9 +68,9 @@ def load_eval(path: str | Path) -> list[EvalItem]:
         rid = row["id"]
         if not isinstance(rid, str | int) or isinstance(rid, bool) or rid == "":
             raise EvalFileError(f"{where}: field 'id' must be a non-empty string or an integer, got {rid!r}")
-        if rid in seen:
-            raise EvalFileError(f"{where}: duplicate id {rid!r} (first on line {seen[rid]})")
-        seen[rid] = line
+        if str(rid) in seen:
+            raise EvalFileError(f"{where}: duplicate id {rid!r} (first on line {seen[str(rid)]})")
+        seen[str(rid)] = line
         msgs = row.get("messages")
         if not isinstance(msgs, list) or not msgs:
             raise EvalFileError(f"{where}: field 'messages' must be a non-empty list")
@@ -71,7 +84,12 @@ def load_eval(path: str | Path) -> list[EvalItem]:
             msgs = msgs[:-1]  # the reference answer
         if not msgs or msgs[-1]["role"] != "user":
             raise EvalFileError(f"{where}: field 'messages' must end with a user turn (optionally followed by the reference answer)")
-        items.append(EvalItem(id=rid, messages=[{"role": m["role"], "content": m["content"]} for m in msgs], line=line))
+        try:
+            items.append(EvalItem.model_validate(
+                {**row, "messages": [{"role": m["role"], "content": m["content"]} for m in msgs], "line": line}))
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise EvalFileError(f"{where}: field '{'.'.join(str(x) for x in e['loc']) or 'row'}': {e['msg']}") from None
     if not items:
         raise EvalFileError(f"{path}: no eval rows")
     return items
@@ -92,25 +110,30 @@ class Answer:
     row: dict[str, Any]
 
 
+def answer_rows(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The whole row of each answer by id (model, token counts...), read by :func:`load_answers`."""
+    return {rid: a.row for rid, a in load_answers(path).items()}
+
+
 def answers_path(model: str, answers_dir: Path) -> Path:
     """A model/arm name (``base``) -> ``answers_dir/base.jsonl``; a path ending in ``.jsonl`` is itself."""
     p = Path(model)
     return p if p.suffix == ".jsonl" else Path(answers_dir) / f"{model}.jsonl"
 
 
-def load_answers(path: str | Path, *, duplicates: str = "error", allow_truncated_tail: bool = False) -> dict[str, Answer]:
-    """Answers by id (as a string). Every row needs ``id`` and a string ``answer``.
+def load_answers(path: str | Path) -> dict[str, Answer]:
+    """Answers by id (as a string), the one reader of a finished answers file. Every row needs ``id`` and a
+    string ``answer``.
 
-    ``duplicates``: ``"error"`` refuses a repeated id; ``"first"`` keeps the first row (an appended retry
-    never replaces a finished answer). ``allow_truncated_tail`` skips a broken last line (a killed run)."""
-    if duplicates not in ("error", "first"):
-        raise ValueError(f"duplicates must be 'error' or 'first', got {duplicates!r}")
+    One rule for every reader: a repeated id is an error naming both lines (a finished answer is never
+    replaced, and no row is silently dropped); a broken last line (a killed run) is skipped, so its id
+    counts as missing (the judge reports it under ``missing_answers``, a resumed generation answers it again)."""
     path = Path(path)
     if not path.is_file():
         raise AnswerFileError(f"{path}: answers file not found (eval/generate.py writes results/answers/<model>.jsonl)")
     out: dict[str, Answer] = {}
     try:
-        for line, row in iter_jsonl(path, allow_truncated_tail=allow_truncated_tail):
+        for line, row in iter_jsonl(path, allow_truncated_tail=True):
             for field in ("id", "answer"):
                 if field not in row:
                     raise AnswerFileError(f"{path}:{line}: missing field '{field}'")
@@ -118,9 +141,7 @@ def load_answers(path: str | Path, *, duplicates: str = "error", allow_truncated
                 raise AnswerFileError(f"{path}:{line}: field 'answer' must be a string")
             rid = str(row["id"])
             if rid in out:
-                if duplicates == "error":
-                    raise AnswerFileError(f"{path}:{line}: duplicate id {row['id']!r} (first on line {out[rid].line})")
-                continue
+                raise AnswerFileError(f"{path}:{line}: duplicate id {row['id']!r} (first on line {out[rid].line})")
             out[rid] = Answer(rid, row["answer"], line, row)
     except JsonlError as exc:
         raise AnswerFileError(str(exc)) from None

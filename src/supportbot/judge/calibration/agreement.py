@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    raise NotImplementedError
