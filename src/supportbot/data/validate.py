@@ -72,7 +72,7 @@ def validate_files(
     seen_ids: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
-            issues.append(Issue(str(path), 0, ROW, "file not found"))
+            issues.append(Issue(str(path), 0, ROW, "is a folder, not a file" if path.is_dir() else "file not found"))
             continue
         rows = read_rows(path, issues)
         counts[str(path)] = len(rows)
