@@ -1,6 +1,7 @@
 """Prompt-injection robustness: rejudge a sample of pairs with attacked answers, report the flip rates.
 
-For each sampled pair and each attack kind of ``prompts/judge_injection.txt``, the answer that lost
+For each sampled pair and each attack kind (``prompts/judge_injection.txt``: the kinds the sanitizer was
+written against; ``prompts/judge_injection_heldout.txt``: kinds written after it), the answer that lost
 the clean pair verdict (the candidate's on a tie) gets the attack's lines inserted (:func:`inject`)
 in both orders, naming that answer's position. The pair is judged again in both orders and combined
 exactly as in the clean run. Reported, overall and per attack kind: the pair-verdict flip rate
@@ -26,7 +27,7 @@ from supportbot.paths import load_prompt
 
 PAIR_OK = WINNERS
 ORDER_OK = PAIRWISE_VERDICTS
-ATTACKS_PROMPT = "judge_injection"
+ATTACK_PROMPTS = {"judge_injection": False, "judge_injection_heldout": True}  # prompt -> held out
 _SECTION = re.compile(r"^### ([a-z0-9-]+) (start|end)[ \t]*$", re.M)
 
 
@@ -35,15 +36,19 @@ class Attack:
     name: str
     placement: str  # "start" or "end"
     template: str  # lines to insert; {{position}} / {{other}} are the letters
+    held_out: bool = False  # written after the sanitizer (prompts/judge_injection_heldout.txt)
 
     def lines(self, position: str) -> list[str]:
         return render(self.template, position=position, other="B" if position == "A" else "A").split("\n")
 
 
 def load_attacks(names: list[str] | None = None) -> list[Attack]:
-    """The attack kinds of ``prompts/judge_injection.txt`` (all, or those named, in file order)."""
-    parts = _SECTION.split(load_prompt(ATTACKS_PROMPT))
-    attacks = [Attack(n, p, body.strip()) for n, p, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)]
+    """The attack kinds of the :data:`ATTACK_PROMPTS` files (all, or those named, in file order)."""
+    attacks = []
+    for prompt, held_out in ATTACK_PROMPTS.items():
+        parts = _SECTION.split(load_prompt(prompt))
+        attacks += [Attack(n, p, body.strip(), held_out)
+                    for n, p, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)]
     if names:
         known = {a.name for a in attacks}
         unknown = [n for n in names if n not in known]
@@ -134,7 +139,7 @@ def run_injection(client: JudgeClient, clean: list[dict[str, Any]], items: dict[
                                "clean_verdict": rec[f"order_{order}"]["verdict"], "verdict": results[j]["verdict"],
                                "same_prompt_as_clean": results[j]["same_prompt"], "raw": results[j].get("raw"),
                                "p_a": results[j].get("p_a")})
-    by_attack = {a.name: {"placement": a.placement,
+    by_attack = {a.name: {"placement": a.placement, "held_out": a.held_out,
                           **_rates([r for r in pair_rows if r["attack"] == a.name],
                                    [r for r in order_rows if r["attack"] == a.name])} for a in attacks}
     return {"n_pairs": len(pair_rows) // max(1, len(attacks)), "attacks": [a.name for a in attacks],
