@@ -24,8 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from judge import checklist, checklist_run
-from judge.injection import Attack, inject, load_attacks, sample_ids
-from judge.inputs import InputError
+from judge.injection import Attack, inject, sample_and_attacks
 from judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED, ERROR, WINNERS
 
 if TYPE_CHECKING:
@@ -124,16 +123,9 @@ def run_checklist_injection(run: Run, ids: list[str], attacks: list[Attack], *, 
 
 def do_injection(run: Run) -> dict[str, Any]:
     """``judge/run.py injection`` for a checklist judge: a seeded sample of ``run.injection_n`` pairs."""
-    base, cand = run.answers()
-    ids, _ = run.selected(base, cand)
-    chosen = sample_ids(ids, run.injection_n, run.seed)
-    try:
-        attacks = load_attacks(run.injection_attacks)
-    except ValueError as exc:
-        raise InputError(f"--attacks: {exc}") from None
-    res = run_checklist_injection(run, chosen, attacks, margin=run.threshold("pairwise"),
-                                  risk_model=checklist_run.risk_model(run))
+    chosen, attacks = sample_and_attacks(run)
+    margin = run.threshold("pairwise")
+    res = run_checklist_injection(run, chosen, attacks, margin=margin, risk_model=checklist_run.risk_model(run))
     res["records"] = str(run.write_records("injection", res.pop("rows")))
-    res.update(sampled_ids=chosen, sanitize_answers=run.cfg.sanitize_answers, judge_mode="checklist",
-               tie_margin=run.threshold("pairwise"))
+    res.update(sampled_ids=chosen, sanitize_answers=run.cfg.sanitize_answers, judge_mode="checklist", tie_margin=margin)
     return res

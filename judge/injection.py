@@ -16,14 +16,17 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from judge.client import JudgeClient
-from judge.inputs import EvalItem
+from judge.inputs import EvalItem, InputError
 from judge.labels import PAIRWISE_VERDICTS, WINNERS, failure_counts
 from judge.prompting import pairwise_messages, render
 from judge.verdicts import apply_threshold, ask, combine_orders
 from supportbot.paths import load_prompt
+
+if TYPE_CHECKING:
+    from judge.runner import Run
 
 PAIR_OK = WINNERS
 ORDER_OK = PAIRWISE_VERDICTS
@@ -76,6 +79,17 @@ def inject(answer: str, attack: Attack, position: str, budget_words: int) -> str
 def sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
     ids = sorted(ids)
     return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+
+
+def sample_and_attacks(run: Run) -> tuple[list[str], list[Attack]]:
+    """The seeded sample of ``run.injection_n`` ids that both models answered, and the attack kinds asked for."""
+    base, cand = run.answers()
+    ids, _ = run.selected(base, cand)
+    try:
+        attacks = load_attacks(run.injection_attacks)
+    except ValueError as exc:
+        raise InputError(f"--attacks: {exc}") from None
+    return sample_ids(ids, run.injection_n, run.seed), attacks
 
 
 def _rate(rows: list[dict], key: str, ok: tuple, target_key: str | None = None) -> dict[str, Any]:
