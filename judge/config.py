@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from supportbot.paths import PROMPTS_DIR, ROOT
+from supportbot.cli_errors import read_text
+from supportbot.paths import ROOT, prompt_path
 
 CONFIGS_DIR = ROOT / "judge" / "configs"
 
@@ -42,11 +44,7 @@ class Prompts(BaseModel):
     @field_validator("*")
     @classmethod
     def _under_prompts(cls, v: str) -> str:
-        name = v if "." in v else f"{v}.txt"
-        if not v or "/" in v or "\\" in v or v.startswith(".") or "\x00" in v:
-            raise ValueError(f"{v!r} must be a file name in {PROMPTS_DIR} (no folders, no '..'), e.g. judge_pairwise")
-        if not (PROMPTS_DIR / name).is_file():
-            raise ValueError(f"{v!r}: no such prompt file {PROMPTS_DIR / name}")
+        prompt_path(v)  # a PromptFileError (a ValueError) becomes this field's validation error
         return v
 
 
@@ -78,6 +76,11 @@ class Launch(BaseModel):
     block_size: int | None = Field(None, ge=16)
 
 
+# the key is sent as the Bearer token to base_url: only variables meant to hold an API key may be named, so a
+# config cannot send another secret of the environment (a cloud token, a password) to an endpoint it chooses
+API_KEY_ENV = re.compile(r"[A-Z][A-Z0-9_]*_API_KEY")
+
+
 class JudgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -107,6 +110,14 @@ class JudgeConfig(BaseModel):
     def _safe_name(cls, v: str) -> str:
         if not v or any(c in v for c in "/\\ ") or v.startswith("."):
             raise ValueError("name must be a plain file-name-safe word (it names the cache file)")
+        return v
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_name(cls, v: str) -> str:
+        if not API_KEY_ENV.fullmatch(v):
+            raise ValueError(f"{v!r} is not allowed: the variable's value is sent as the Bearer token to base_url, "
+                             "so it must be named like an API key (upper case, ending in _API_KEY, e.g. OPENAI_API_KEY)")
         return v
 
     @property
@@ -147,9 +158,11 @@ def load_config(name_or_path: str | Path, **overrides: object) -> JudgeConfig:
     """Load and validate a judge YAML; non-None ``overrides`` (e.g. base_url, model) replace fields."""
     path = resolve_config_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(read_text(path, error=ConfigError)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     raw.update({k: v for k, v in overrides.items() if v is not None})
