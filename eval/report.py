@@ -121,7 +121,7 @@ def behaviour_table(b: dict[str, Any]) -> str:
 
 
 def retrieval_section(d: dict[str, Any]) -> dict[str, Any]:
-    """``retrieval.{recall_at_3, hit_at_3, mrr}`` of the chosen retriever (scripts/measure_retrieval.py)."""
+    """``retrieval.{recall_at_3, hit_at_3, mrr}`` of the chosen retriever (tools/measure_retrieval.py)."""
     c = d["chosen"]
     run = next(r for r in d["runs"] if (r["method"], r["query_mode"], r["max_chars"]) == (c["method"], c["query_mode"], c["max_chars"]))
     o = run["overall"]

@@ -1,4 +1,4 @@
-"""Judge and reference-check sections of the report (from judge/run.py and judge/reference_check.py outputs)."""
+"""Judge and reference-check sections of the report (from judge/run.py and src/supportbot/judge/reference/check.py outputs)."""
 
 from __future__ import annotations
 

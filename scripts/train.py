@@ -10,7 +10,7 @@ runs exactly the documented commands
 after setting the environment: telemetry off (AXOLOTL_DO_NOT_TRACK=1, WANDB_MODE=disabled) always;
 on a machine without a GPU also CUDA_VISIBLE_DEVICES="" and HF_HUB_OFFLINE=1, OMP_NUM_THREADS
 set to the number of cores (accelerate would set 1) and OMP_WAIT_POLICY=PASSIVE (see
-scripts/bench_omp_contention.py). Extra `--key=value` arguments after `--` are
+tools/bench_omp_contention.py). Extra `--key=value` arguments after `--` are
 Axolotl config overrides, e.g. `-- --max_steps=5 --output_dir=outputs/smoke`.
 """
 
@@ -37,7 +37,7 @@ def build_env(threads: int | None) -> dict[str, str]:
     if not has_cuda():
         env.setdefault("OMP_NUM_THREADS", str(threads or len(os.sched_getaffinity(0))))
         # OpenMP threads sleep at barriers instead of spinning: with the default (active) waiting, another
-        # process on one of the cores slowed training 5-16x (scripts/bench_omp_contention.py, README)
+        # process on one of the cores slowed training 5-16x (tools/bench_omp_contention.py, README)
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     return env

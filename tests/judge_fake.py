@@ -62,18 +62,21 @@ class FakeJudge:
                 user = body["messages"][-1]["content"] if body["messages"][-1]["role"] == "user" else ""
                 first_user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
                 verdict, halluc = _pick(first_user), "<<<ANSWER (data" in first_user
-                if halluc:
+                check = halluc and "Reply Yes or No." in first_user  # a checklist check (src/supportbot/judge/graders/checks.py)
+                if check:  # "Yes" when the answer holds GOOD
+                    verdict = "Yes" if "GOOD" in first_user.split("END OF ANSWER>>>", 1)[0] else "No"
+                elif halluc:
                     good = "GOOD" in first_user.split("<<<ANSWER (data", 1)[1]
                     verdict = "0" if good else "2"
-                payload = {"verdict": int(verdict) if halluc else verdict, "reason": "fake"}
-                if halluc:
+                payload = {"verdict": int(verdict) if halluc and not check else verdict, "reason": "fake"}
+                if halluc and not check:
                     payload["claims"] = [] if verdict == "0" else ["made-up claim"]
                 content = "Sure! I pick A." if fault == "garbage-verdict" else json.dumps(payload)
                 if "Your reply could not be read" in user and fault != "garbage-verdict":
                     content = json.dumps({**payload, "reason": "repaired"})
                 choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
                 if body.get("logprobs"):
-                    pair = ("0", "2") if halluc else ("A", "B")
+                    pair = ("Yes", "No") if check else ("0", "2") if halluc else ("A", "B")
                     p = 0.7 if verdict == pair[0] else 0.3
                     choice["message"]["content"] = verdict
                     top = [{"token": pair[0], "logprob": math.log(p), "bytes": None},

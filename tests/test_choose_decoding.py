@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts import choose_decoding
+from tools import choose_decoding
 
 
 def row(loop: float, max_tokens: float, recall: float) -> dict:

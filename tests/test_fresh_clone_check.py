@@ -1,9 +1,9 @@
-"""scripts/check_fresh_clone.py: which summary differences count as different results."""
+"""tools/check_fresh_clone.py: which summary differences count as different results."""
 
 import importlib.util
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location("check_fresh_clone", Path(__file__).parents[1] / "scripts" / "check_fresh_clone.py")
+spec = importlib.util.spec_from_file_location("check_fresh_clone", Path(__file__).parents[1] / "tools" / "check_fresh_clone.py")
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 

@@ -34,8 +34,8 @@ def test_failure_counts() -> None:
 
 def test_config_modes() -> None:
     ck, js = load_config("local-qwen1.5b-checklist"), load_config("openai-gpt4o-mini")
-    assert ck.uses_logprobs and ck.is_checklist
-    assert not js.uses_logprobs and not js.is_checklist
+    assert ck.uses_logprobs and ck.judge_mode == "checklist"
+    assert not js.uses_logprobs and js.judge_mode != "checklist"
     assert load_config("openai-gpt4o-mini", verdict_mode="logprobs").uses_logprobs
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import measure_retrieval as mr
 from supportbot.paths import DATA_DIR
 from supportbot.retrieval import KB_DIR, Chunk, KbIndex, RetrievalError, chunk_markdown
+from tools import measure_retrieval as mr
 
 DOC = """# Widget manual
 

@@ -1,6 +1,6 @@
 """Answer the eval questions through any OpenAI-compatible endpoint (vLLM, the project's app, a hosted API).
 
-Used by ``eval/generate.py`` (the CLI), ``scripts/bench_generate.py`` and ``demo.py``.
+Used by ``eval/generate.py`` (the CLI), ``tools/bench_generate.py`` and ``demo.py``.
 
 Resumable by construction: every answer is appended (and fsynced) to the output JSONL as soon as it
 arrives, keyed by the eval row's ``id``; a rerun reads the file, skips ids already answered and asks

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .cli_errors import read_bytes
+
 ROW = "row"  # field name for problems that concern the whole line
 
 
@@ -76,7 +78,7 @@ def parse_row(raw: bytes | str) -> dict[str, Any]:
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """``(line_number, raw bytes)`` of every non-blank line."""
-    for i, raw in enumerate(Path(path).read_bytes().split(b"\n"), start=1):
+    for i, raw in enumerate(read_bytes(path).split(b"\n"), start=1):
         if raw.strip():
             yield i, raw
 

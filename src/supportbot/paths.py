@@ -31,15 +31,27 @@ def repo_relative(path: str | Path) -> str:
     except ValueError:
         return str(path)
 
-# the CPU default judge (judge/configs/<name>.yaml), chosen by judge/compare_judges.py (results/judge_comparison.json)
+# the CPU default judge (judge/configs/<name>.yaml), chosen by src/supportbot/judge/compare.py (results/judge_comparison.json)
 DEFAULT_JUDGE = "local-qwen1.5b-checklist"
 SMALL_CHECKLIST_JUDGE = "local-qwen0.5b-checklist"  # the smoke run's judge (same code, about 3x faster)
 SMALL_HOLISTIC_JUDGE = "local-qwen0.5b"  # the holistic scripts' default (one prompt per verdict)
 
 
-def load_prompt(name: str) -> str:
-    """Return the text of ``prompts/<name>`` (``.txt`` is added when missing)."""
+class PromptFileError(ValueError):
+    """A prompt name that is not a file under ``prompts/``."""
+
+
+def prompt_path(name: str) -> Path:
+    """``prompts/<name>`` (``.txt`` is added when missing). Only plain file names: a folder, ``..`` or an
+    absolute path (a file outside prompts/) or a missing file raises :class:`PromptFileError`."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        raise PromptFileError(f"{name!r} must be a file name in {PROMPTS_DIR} (no folders, no '..'), e.g. support_system")
     path = PROMPTS_DIR / (name if "." in name else f"{name}.txt")
     if not path.is_file():
-        raise FileNotFoundError(f"prompt file not found: {path}")
-    return path.read_text(encoding="utf-8").strip()
+        raise PromptFileError(f"{name!r}: no such prompt file {path}")
+    return path
+
+
+def load_prompt(name: str) -> str:
+    """Return the text of ``prompts/<name>`` (see :func:`prompt_path`)."""
+    return prompt_path(name).read_text(encoding="utf-8").strip()

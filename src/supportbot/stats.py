@@ -1,6 +1,6 @@
 """Bootstrap confidence intervals over eval items (seeded, so a rerun gives the same numbers).
 
-Shared by the judge statistics (``judge/stats.py``) and the judge-free behaviour metrics.
+Shared by the judge statistics (``src/supportbot/judge/metrics.py``) and the judge-free behaviour metrics.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ CPU defaults and why (measured on 2 cores, see ../shared/CPU-RECIPES.md):
   * on a machine with at most ``BIND_ALL_MAX_CPUS`` usable cores, the engine's OpenMP threads are bound
     to all of them (``VLLM_CPU_OMP_THREADS_BIND=0,1``, ``VLLM_CPU_NUM_OF_RESERVED_CPU=0``): vLLM's
     ``auto`` binding keeps one core for its scheduler, which on 2 cores halves the engine
-    (`python scripts/bench_vllm_bind.py`: prefill and decode both faster with all cores bound).
+    (`python tools/bench_vllm_bind.py`: prefill and decode both faster with all cores bound).
     Set ``VLLM_CPU_OMP_THREADS_BIND`` yourself to override.
   * ``--enforce-eager`` (optional) skips torch.compile: ready in ~45 s instead of ~170 s (first
     start; later starts reuse ``~/.cache/vllm/torch_compile_cache``), at lower decode speed.

@@ -1,14 +1,20 @@
-"""``python -m supportbot.data <subcommand>``: build, validate, convert, leakage, stats."""
+"""``python -m supportbot.data <subcommand>``: build, validate, convert, leakage, stats.
+
+Exit status: 0 ok, 1 data problems (every one listed as ``file:line: field: problem``), 2 a bad command
+line or a file that cannot be read or written at all (``error: file: problem``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ..cli_errors import cli_main
 from . import build, convert, leakage, stats, validate
 from .issues import DataError
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m supportbot.data",

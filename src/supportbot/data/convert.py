@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..cli_args import fraction
+from ..cli_errors import CliError, check_writable
 from ..jsonl import write_jsonl
 from ..paths import load_prompt
 from .authoring import normalize
@@ -99,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path)
     p.add_argument("--out", type=Path, required=True, help="training rows (JSONL)")
     p.add_argument("--dev-out", type=Path, help="also split off a dev set into this file")
-    p.add_argument("--dev-fraction", type=float, default=0.1)
+    p.add_argument("--dev-fraction", type=fraction, default=0.1, help="share of the rows for --dev-out, in [0, 1)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--report", type=Path, help="JSON report of changes (default: OUT with .report.json)")
     p.add_argument("--skip-bad", action="store_true", help="skip unusable rows (listed in the report) instead of failing")
@@ -111,7 +113,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _outputs(args: argparse.Namespace) -> list[Path]:
+    """Every file the run writes; all are checked before any is written, so a bad one leaves no half output."""
+    report = args.report or args.out.with_suffix(".report.json")
+    outputs = [args.out, *([args.dev_out] if args.dev_out else []), report]
+    resolved = [p.resolve() for p in outputs]
+    for k, p in enumerate(resolved):
+        if p in resolved[:k] or p == args.input.resolve():
+            raise CliError(f"{outputs[k]}: given twice among the input, --out, --dev-out and --report")
+    check_writable(*outputs)
+    return outputs
+
+
 def run(args: argparse.Namespace) -> int:
+    outputs = _outputs(args)
     if args.format == "csv":
         records = read_csv(args.input, subject_col=args.subject_col, message_col=args.message_col,
                            reply_col=args.reply_col, id_col=args.id_col)
@@ -125,11 +140,17 @@ def run(args: argparse.Namespace) -> int:
         dev_ids = grouped_split([(r["id"], "all", 1) for r in rows], dev_fraction=args.dev_fraction, seed=args.seed)
         dev_rows = [r for r in rows if r["id"] in dev_ids]
         rows = [r for r in rows if r["id"] not in dev_ids]
+    report.update(rows_train=len(rows), rows_dev=len(dev_rows))
+    # a lone surrogate (a "\\udcff" escape in the input) stays a JSON escape instead of failing mid-output
+    report_bytes = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+    if args.dev_out:
         write_jsonl(args.dev_out, dev_rows)
     write_jsonl(args.out, rows)
-    report.update(rows_train=len(rows), rows_dev=len(dev_rows))
-    report_path = args.report or args.out.with_suffix(".report.json")
-    report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report_path = outputs[-1]
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = report_path.with_name(report_path.name + ".tmp")
+    tmp.write_bytes(report_bytes)
+    tmp.replace(report_path)
     print(f"{args.input}: {report['rows_in']} rows in -> {len(rows)} train, {len(dev_rows)} dev; "
           f"{len(report['changes'])} changes, {len(report['duplicates'])} duplicates dropped, "
           f"{len(report['skipped'])} bad rows skipped; report {report_path}")

@@ -103,8 +103,9 @@ class TrainRow(_Strict):
         return _check_conversation(v, "train")
 
 
-class EvalItem(_Strict):
-    """One eval question: conversation up to the user's question plus checkable reference facts."""
+class EvalRow(_Strict):
+    """The strict authoring schema of a ``data/eval.jsonl`` row: conversation up to the user's question plus
+    checkable reference facts (the runtime eval-item type is ``supportbot.records.EvalItem``)."""
 
     id: str = Field(min_length=1)
     domain: Domain
@@ -193,7 +194,7 @@ class Scenario(_Strict):
         return self
 
 
-class AuthoringEvalItem(EvalItem):
+class AuthoringEvalItem(EvalRow):
     """An eval item as written in ``data/authoring/eval_*.yaml`` (stricter id pattern)."""
 
     id: str = Field(pattern=EVAL_ID)

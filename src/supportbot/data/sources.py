@@ -6,12 +6,14 @@ Each reader yields :class:`Record` objects; a row it cannot use carries ``error=
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cli_errors import read_text
 from .issues import DataError, Issue
 
 
@@ -25,8 +27,11 @@ class Record:
 
 
 def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(line, value)`` for each element of a JSON array file, or each line of a JSONL file."""
-    text = path.read_text(encoding="utf-8")
+    """``(line, value)`` for each element of a JSON array file, or each line of a JSONL file.
+
+    A JSONL line that cannot be parsed is yielded as a :class:`DataError` (the reader marks that row bad);
+    a broken JSON array, or one nested too deeply to parse, raises it (nothing after it can be located)."""
+    text = read_text(path)
     stripped = text.lstrip()
     if not stripped.startswith("["):
         for i, line in enumerate(text.splitlines(), start=1):
@@ -35,6 +40,8 @@ def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
                     yield i, json.loads(line)
                 except json.JSONDecodeError as exc:
                     yield i, DataError([Issue(str(path), i, "row", f"invalid JSON: {exc.msg}")])
+                except RecursionError:
+                    yield i, DataError([Issue(str(path), i, "row", "invalid JSON: nested too deeply")])
         return
     decoder = json.JSONDecoder()
     pos = len(text) - len(stripped) + 1
@@ -48,6 +55,8 @@ def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise DataError([Issue(str(path), exc.lineno, "row", f"invalid JSON: {exc.msg}")]) from None
+        except RecursionError:
+            raise DataError([Issue(str(path), line, "row", "invalid JSON: nested too deeply")]) from None
         yield line, value
 
 
@@ -55,10 +64,43 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _type_name(value: Any) -> str:
+    return "null" if value is None else {"dict": "object", "list": "array", "str": "string"}.get(
+        type(value).__name__, type(value).__name__)
+
+
+def _string_problem(obj: dict[str, Any], key: str, *, optional: bool = False) -> tuple[str, str] | None:
+    value = obj.get(key)
+    if isinstance(value, str) or (optional and value is None):
+        return None
+    return key, f"expected a string, got {_type_name(value)}"
+
+
+def _optional_text(rec: Record, obj: dict[str, Any], key: str) -> str | None:
+    """``obj[key]`` stripped when it is a non-empty string; absent/null/empty -> None; another type marks
+    ``rec`` bad (a field of the wrong type is an error, never silently ignored)."""
+    problem = _string_problem(obj, key, optional=True)
+    if problem is not None and rec.error is None:
+        rec.error = problem
+    return _text(obj.get(key))
+
+
+def _row_id(rec: Record, obj: dict[str, Any], key: str) -> str:
+    """The row's id from ``obj[key]`` (a string or integer; absent -> ``<file stem>-<line>``)."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return rec.id
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    if rec.error is None:
+        rec.error = (key, f"expected a string or integer id, got {_type_name(value)}")
+    return rec.id
+
+
 def read_csv(path: Path, *, subject_col: str, message_col: str, reply_col: str, id_col: str) -> Iterator[Record]:
     """One ticket per row: optional subject + customer message -> user, agent reply -> assistant."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(io.StringIO(read_text(path).removeprefix("\ufeff"), newline=""))
+    try:
         header = reader.fieldnames or []
         missing = [c for c in (message_col, reply_col) if c not in header]
         if missing:
@@ -78,9 +120,30 @@ def read_csv(path: Path, *, subject_col: str, message_col: str, reply_col: str, 
                     message = f"{subject}\n\n{message}"
                 rec.messages = [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
             yield rec
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit: nothing after it can be read
+        raise DataError([Issue(str(path), reader.line_num + 1, "row", f"unreadable CSV: {exc}")]) from None
+
+
+def _list_problem(name: str, items: list[Any], check: Callable[[dict[str, Any]], tuple[str, str] | None]
+                  ) -> tuple[str, str] | None:
+    """The first problem among ``items`` as ``(field, problem)``: each must be an object that ``check`` accepts."""
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            return f"{name}[{k}]", f"expected an object, got {_type_name(item)}"
+        problem = check(item)
+        if problem is not None:
+            return f"{name}[{k}].{problem[0]}", problem[1]
+    return None
 
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+def _sharegpt_turn_problem(turn: dict[str, Any]) -> tuple[str, str] | None:
+    speaker = turn.get("from")
+    if not isinstance(speaker, str) or speaker not in SHAREGPT_ROLES:
+        return "from", f"unknown or missing speaker {speaker!r}"
+    return _string_problem(turn, "value")
 
 
 def read_sharegpt(path: Path) -> Iterator[Record]:
@@ -92,16 +155,11 @@ def read_sharegpt(path: Path) -> Iterator[Record]:
         elif not isinstance(obj, dict) or not isinstance(obj.get("conversations"), list):
             rec.error = ("conversations", "missing or not a list")
         else:
-            rec.id = str(obj.get("id") or rec.id)
-            for k, turn in enumerate(obj["conversations"]):
-                role = SHAREGPT_ROLES.get(turn.get("from")) if isinstance(turn, dict) else None
-                if role is None:
-                    rec.error = (f"conversations[{k}].from", f"unknown or missing speaker {turn.get('from') if isinstance(turn, dict) else turn!r}")
-                    break
-                if not isinstance(turn.get("value"), str):
-                    rec.error = (f"conversations[{k}].value", "missing or not a string")
-                    break
-                rec.messages.append({"role": role, "content": turn["value"].strip()})
+            rec.id = _row_id(rec, obj, "id")
+            rec.error = rec.error or _list_problem("conversations", obj["conversations"], _sharegpt_turn_problem)
+            if rec.error is None:
+                rec.messages = [{"role": SHAREGPT_ROLES[t["from"]], "content": t["value"].strip()}
+                                for t in obj["conversations"]]
         yield rec
 
 
@@ -112,20 +170,27 @@ def read_alpaca(path: Path) -> Iterator[Record]:
         if isinstance(obj, DataError):
             rec.error = ("row", obj.issues[0].problem)
         elif not isinstance(obj, dict):
-            rec.error = ("row", f"expected an object, got {type(obj).__name__}")
-        elif _text(obj.get("instruction")) is None:
-            rec.error = ("instruction", "missing or empty")
-        elif _text(obj.get("output")) is None:
-            rec.error = ("output", "missing or empty")
+            rec.error = ("row", f"expected an object, got {_type_name(obj)}")
         else:
-            user = obj["instruction"].strip()
-            if _text(obj.get("input")):
-                user += "\n\n" + obj["input"].strip()
-            rec.messages = [{"role": "user", "content": user}, {"role": "assistant", "content": obj["output"].strip()}]
+            instruction, extra, output = (_optional_text(rec, obj, k) for k in ("instruction", "input", "output"))
+            if rec.error is None and instruction is None:
+                rec.error = ("instruction", "missing or empty")
+            elif rec.error is None and output is None:
+                rec.error = ("output", "missing or empty")
+            elif rec.error is None:
+                user = f"{instruction}\n\n{extra}" if extra else instruction
+                rec.messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
         yield rec
 
 
 THREAD_ROLES = {"customer": "user", "agent": "assistant"}
+
+
+def _thread_message_problem(m: dict[str, Any]) -> tuple[str, str] | None:
+    author = m.get("author_type")
+    if not isinstance(author, str) or author not in THREAD_ROLES:
+        return "author_type", f"expected customer or agent, got {author!r}"
+    return _string_problem(m, "body") or _string_problem(m, "created_at", optional=True)
 
 
 def read_thread(path: Path) -> Iterator[Record]:
@@ -142,16 +207,10 @@ def read_thread(path: Path) -> Iterator[Record]:
             rec.error = ("messages", "missing or not a list")
             yield rec
             continue
-        rec.id = str(obj.get("ticket_id") or rec.id)
+        rec.id = _row_id(rec, obj, "ticket_id")
+        subject = _optional_text(rec, obj, "subject")
         msgs = obj["messages"]
-        for k, m in enumerate(msgs):
-            if not isinstance(m, dict) or m.get("author_type") not in THREAD_ROLES:
-                got = m.get("author_type") if isinstance(m, dict) else m
-                rec.error = (f"messages[{k}].author_type", f"expected customer or agent, got {got!r}")
-                break
-            if not isinstance(m.get("body"), str):
-                rec.error = (f"messages[{k}].body", "missing or not a string")
-                break
+        rec.error = rec.error or _list_problem("messages", msgs, _thread_message_problem)
         if rec.error is None:
             if all(isinstance(m.get("created_at"), str) for m in msgs):
                 ordered = sorted(msgs, key=lambda m: m["created_at"])
@@ -159,7 +218,6 @@ def read_thread(path: Path) -> Iterator[Record]:
                     rec.notes.append(("messages", "reordered", "messages sorted by created_at"))
                 msgs = ordered
             rec.messages = [{"role": THREAD_ROLES[m["author_type"]], "content": m["body"].strip()} for m in msgs]
-            subject = _text(obj.get("subject"))
             first_user = next((m for m in rec.messages if m["role"] == "user"), None)
             if subject and first_user and subject.lower() not in first_user["content"].lower():
                 first_user["content"] = f"{subject}\n\n{first_user['content']}"

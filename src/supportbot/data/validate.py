@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..jsonl import LineError, iter_lines, parse_line
 from .issues import ROW, DataError, Issue, loc_to_field, pydantic_problems
-from .schema import EvalItem, TrainRow
+from .schema import EvalRow, TrainRow
 from .tokens import (
     DEFAULT_CONFIG,
     DEFAULT_TOKENIZER,
@@ -47,7 +47,7 @@ def detect_kind(rows: list[tuple[int, Any]]) -> Kind:
 
 def check_rows(path: Path, rows: list[tuple[int, Any]], kind: Kind) -> tuple[list[Issue], list[tuple[int, dict]]]:
     """Schema issues, and the rows that passed."""
-    model = EvalItem if kind == "eval" else TrainRow
+    model = EvalRow if kind == "eval" else TrainRow
     issues: list[Issue] = []
     good: list[tuple[int, dict]] = []
     for line, row in rows:
@@ -72,7 +72,7 @@ def validate_files(
     seen_ids: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
-            issues.append(Issue(str(path), 0, ROW, "file not found"))
+            issues.append(Issue(str(path), 0, ROW, "is a folder, not a file" if path.is_dir() else "file not found"))
             continue
         rows = read_rows(path, issues)
         counts[str(path)] = len(rows)

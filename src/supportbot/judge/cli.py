@@ -36,12 +36,14 @@ import threading
 import time
 from pathlib import Path
 
+from supportbot.cli_args import positive_int
+from supportbot.cli_errors import cli_main
 from supportbot.judge import evaluate
 from supportbot.judge.context import Run
 from supportbot.judge.endpoint.client import JudgeClient, JudgeUnreachableError
-from supportbot.judge.endpoint.config import ConfigError, load_config
+from supportbot.judge.endpoint.config import load_config
 from supportbot.judge.endpoint.launch import judge_endpoint
-from supportbot.judge.inputs import RUBRIC_DIR, InputError
+from supportbot.judge.inputs import RUBRIC_DIR
 from supportbot.judge.results import loud_warning, warn, write_json
 from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR
 from supportbot.runtime_env import apply_safe_env
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--judge-base-url", help="override the config's OpenAI-compatible base URL")
     g.add_argument("--judge-model", help="override the config's model name")
     g.add_argument("--verdict-mode", choices=["json", "logprobs"], help="override the config's verdict mode")
-    g.add_argument("--concurrency", type=int, help="override the config's requests in flight")
+    g.add_argument("--concurrency", type=positive_int, help="override the config's requests in flight")
     g.add_argument("--cache", type=Path, help="cache file (default results/judgments/cache/<judge>.jsonl)")
     g.add_argument("--no-sanitize", action="store_true",
                    help="keep text addressed to the grader inside answers (to measure the undefended injection flip rate)")
@@ -84,16 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval questions JSONL")
     d.add_argument("--baseline", default="base", help="baseline model name (results/answers/<name>.jsonl) or a .jsonl path")
     d.add_argument("--candidate", default="tuned", help="candidate model name or a .jsonl path")
-    d.add_argument("--limit", type=int, help="judge only the first N eval questions")
+    d.add_argument("--limit", type=positive_int, help="judge only the first N eval questions")
     d.add_argument("--ids", help="comma-separated eval ids to judge")
     d.add_argument("--rubric-dir", type=Path, default=RUBRIC_DIR, help="folder with hallucination.jsonl and pairwise.jsonl")
-    d.add_argument("--rubric-limit", type=int, help="use only the first N rubric rows of each set")
+    d.add_argument("--rubric-limit", type=positive_int, help="use only the first N rubric rows of each set")
     d.add_argument("--label-split", choices=["dev", "test", "all"], default="test",
-                   help="checklist judges: calibrate on the label-set-v2 rows of this split (judge/splits.py)")
+                   help="checklist judges: calibrate on the label-set-v2 rows of this split (src/supportbot/judge/splits.py)")
     d.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="results folder")
     s = common.add_argument_group("statistics")
     s.add_argument("--seed", type=int, default=0, help="bootstrap / sampling seed")
-    s.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (>= 2000 for reported numbers)")
+    s.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (>= 2000 for reported numbers)")
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, parents=[common], help=text, description=text,
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if name == "injection":
-            sp.add_argument("--n", type=int, default=10, help="pairs to sample (each judged in both orders)")
+            sp.add_argument("--n", type=positive_int, default=10, help="pairs to sample (each judged in both orders)")
             sp.add_argument("--attacks", help="comma-separated attack kinds of prompts/judge_injection.txt (default: all)")
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=f"{text} (`{name} --help`)", add_help=False)
@@ -132,16 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+@cli_main  # a bad config or input file (ConfigError, InputError: ValueErrors), a missing file: rc 2, one line
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     apply_safe_env()
-    try:
-        cfg = load_config(args.judge, base_url=args.judge_base_url, model=args.judge_model,
-                          verdict_mode=args.verdict_mode, concurrency=args.concurrency,
-                          sanitize_answers=False if args.no_sanitize else None)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.judge, base_url=args.judge_base_url, model=args.judge_model,
+                      verdict_mode=args.verdict_mode, concurrency=args.concurrency,
+                      sanitize_answers=False if args.no_sanitize else None)
     t0 = time.perf_counter()
     try:
         with judge_endpoint(cfg) as server:  # started on the first cache miss only
@@ -156,7 +155,7 @@ def _main(argv: list[str] | None) -> int:
                              if getattr(args, "attacks", None) else None)
             result = dispatch(args.command, run)
             client.close()
-    except (InputError, ConfigError, FileNotFoundError, ServerStartError, VllmServerError) as exc:
+    except (ServerStartError, VllmServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except JudgeUnreachableError as exc:

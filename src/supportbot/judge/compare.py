@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """One table of every candidate judge on the same labels, and the choice of the CPU default.
 
-    python judge/compare_judges.py        # -> results/judge_comparison.{json,md}
+    python judge/run.py compare           # -> results/judge_comparison.{json,md}
 
-Reads the test-split agreement files that judge/checklist_calibrate.py and
-judge/holistic_calibrate.py wrote (results/judgments/{checklist,holistic}-calibration-<judge>-test.json)
+Reads the test-split agreement files that
+`judge/run.py agreement` wrote (results/judgments/{checklist,holistic}-calibration-<judge>-test.json)
 and what judging the main run (both models' answers to the 100 eval items, 200 answers) costs each
-judge: measured side by side by scripts/bench_judges.py (results/bench_judges.json) where that
+judge: measured side by side by tools/bench_judges.py (results/bench_judges.json) where that
 benchmark has the judge, else estimated from the calibration run's seconds per call and the calls
 the main run needs (checklist: every check of every item, twice; holistic: one hallucination call
 per answer and two orders per pair). The default is the judge with the best agreement (mean of
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from supportbot.judge.graders import checks as checklist
+from supportbot.judge.graders.registry import GRADERS
 from supportbot.judge.inputs import load_eval_items
 from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative
 from supportbot.records import EvalItem
@@ -33,10 +33,8 @@ BUDGET_S = 15 * 60  # 200 answers
 
 
 def main_run_calls(items: list[EvalItem], mode: str) -> int:
-    """Judge calls for both models' answers to every item (no cache)."""
-    if mode == "checklist":
-        return 2 * sum(len(checklist.checklist(it)) for it in items)
-    return 2 * len(items) + 2 * len(items)
+    """Judge calls for both models' answers to every item (no cache), as the judge kind's grader counts them."""
+    return GRADERS[mode]().main_run_calls(items)
 
 
 def row(res: dict[str, Any], items: list[EvalItem], path: Path, bench: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -80,7 +78,7 @@ def table(rows: list[dict[str, Any]], default: str | None) -> str:
 
     lines = ["| Judge | Mode | Model (dtype) | Check AUC | Halluc. κ | Halluc. acc. | Pairwise κ | Pairwise acc. "
              "| Clear-winner agreement | Calibration judgments | Calibration request time (s) | s / call (calibration) "
-             "| 200 answers (scripts/bench_judges.py) | CPU |",
+             "| 200 answers (tools/bench_judges.py) | CPU |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         secs = minutes_200(r)
@@ -104,17 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(args.judgments.glob(f"checklist-calibration-*-{args.split}.json")) + \
         sorted(args.judgments.glob(f"holistic-calibration-*-{args.split}.json"))
     if not files:
-        p.error(f"no *-calibration-*-{args.split}.json in {args.judgments}: run judge/checklist_calibrate.py first")
+        p.error(f"no *-calibration-*-{args.split}.json in {args.judgments}: run `judge/run.py agreement` first")
     bench_file = RESULTS_DIR / "bench_judges.json"
     bench = {b["judge"]: b for b in json.loads(bench_file.read_text())["judges"]} if bench_file.is_file() else {}
     rows = [row(json.loads(f.read_text()), items, f, bench) for f in files]
     default = choose(rows)
-    result = {"command": "python judge/compare_judges.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": "python judge/run.py compare " + " ".join(argv if argv is not None else sys.argv[1:]),
               "split": args.split, "budget_s_per_200_answers": BUDGET_S, "default": default,
               "rule": "best mean of hallucination and pairwise kappa (out-of-fold) among judges that judge 200 "
-                      "answers within the budget (scripts/bench_judges.py, else estimated)", "judges": rows,
+                      "answers within the budget (tools/bench_judges.py, else estimated)", "judges": rows,
               "bench": bench_file.name if bench else None,
-              "labels": "judge/rubric/ label set v2 (AI annotators)"}
+              "labels": "data/labels/ label set v2 (AI annotators)"}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(table(rows, default) + "\n")
     print(table(rows, default))

@@ -56,7 +56,10 @@ class Run:
         return self._items
 
     def selected(self, *answer_sets: dict[str, dict]) -> tuple[list[str], dict[str, list[str]]]:
-        """Eval ids to judge (eval order), after --ids/--limit; ids lacking an answer are reported."""
+        """Eval ids to judge (eval order), after --ids/--limit, and the ids each answer file lacks.
+
+        Nothing to judge, or an id named in --ids without an answer, is an :class:`InputError` naming the
+        answer files and the missing ids; with no --ids, ids some file lacks are skipped with a warning."""
         items = self.items()
         ids = list(items)
         if self.ids:
@@ -66,9 +69,15 @@ class Run:
             ids = [i for i in ids if i in set(self.ids)]
         if self.limit is not None:
             ids = ids[: self.limit]
-        missing = {name: [i for i in ids if i not in ans] for name, ans in zip(self.model_names(), answer_sets, strict=False)}
+        missing = [(n, [i for i in ids if i not in ans]) for n, ans in zip(self.model_names(), answer_sets, strict=False)]
         keep = [i for i in ids if all(i in ans for ans in answer_sets)]
-        return keep, {k: v for k, v in missing.items() if v}
+        what = "; ".join(f"{answers_path(m)} has no answer for {len(v)} of the {len(ids)} selected ids: {_some(v)}"
+                         for m, (_, v) in zip((self.baseline, self.candidate), missing, strict=False) if v)
+        if not keep or (what and self.ids):
+            raise InputError(f"{'nothing to judge' if not keep else '--ids without an answer'}: {what or 'no ids'}")
+        if what:
+            warn(f"judging {len(keep)} of {len(ids)} selected ids: {what} (listed in the summary's missing_answers)")
+        return keep, {k: v for k, v in missing if v}
 
     def model_names(self) -> list[str]:
         return [model_name(self.baseline), model_name(self.candidate)]
@@ -115,3 +124,8 @@ class Run:
         path = self.judgments_dir / f"{name}-{self.judge}.jsonl"
         write_jsonl(path, [finite(r) for r in rows])
         return path
+
+
+def _some(ids: list[str], n: int = 10) -> str:
+    """Up to ``n`` ids, comma-separated, and how many more."""
+    return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")

@@ -105,4 +105,4 @@ def reference_check_beside(out_dir: Path) -> dict[str, Any] | None:
         return None
     data = json.loads(path.read_text())
     return {"file": str(path), "modified": round(path.stat().st_mtime, 1),
-            "note": "judge-free check (sentence embeddings); see judge/reference_check.py", "results": data}
+            "note": "judge-free check (sentence embeddings); see src/supportbot/judge/reference/check.py", "results": data}

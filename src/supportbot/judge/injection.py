@@ -1,6 +1,7 @@
 """Prompt-injection robustness: rejudge a sample of pairs with attacked answers, report the flip rates.
 
-For each sampled pair and each attack kind of ``prompts/judge_injection.txt``, the answer that lost
+For each sampled pair and each attack kind (``prompts/judge_injection.txt``: the kinds the sanitizer was
+written against; ``prompts/judge_injection_heldout.txt``: kinds written after it), the answer that lost
 the clean pair verdict (the candidate's on a tie) gets the attack's lines inserted (:func:`inject`)
 in both orders, naming that answer's position. The pair is judged again in both orders and combined
 exactly as in the clean run. Reported, overall and per attack kind: the pair-verdict flip rate
@@ -15,18 +16,22 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportbot.judge.endpoint.client import JudgeClient
 from supportbot.judge.graders.prompting import pairwise_messages, render
 from supportbot.judge.graders.verdicts import apply_threshold, ask, combine_orders
+from supportbot.judge.inputs import InputError
 from supportbot.judge.labels import PAIRWISE_VERDICTS, WINNERS, failure_counts
 from supportbot.paths import load_prompt
 from supportbot.records import EvalItem
 
+if TYPE_CHECKING:
+    from supportbot.judge.context import Run
+
 PAIR_OK = WINNERS
 ORDER_OK = PAIRWISE_VERDICTS
-ATTACKS_PROMPT = "judge_injection"
+ATTACK_PROMPTS = {"judge_injection": False, "judge_injection_heldout": True}  # prompt -> held out
 _SECTION = re.compile(r"^### ([a-z0-9-]+) (start|end)[ \t]*$", re.M)
 
 
@@ -35,15 +40,19 @@ class Attack:
     name: str
     placement: str  # "start" or "end"
     template: str  # lines to insert; {{position}} / {{other}} are the letters
+    held_out: bool = False  # written after the sanitizer (prompts/judge_injection_heldout.txt)
 
     def lines(self, position: str) -> list[str]:
         return render(self.template, position=position, other="B" if position == "A" else "A").split("\n")
 
 
 def load_attacks(names: list[str] | None = None) -> list[Attack]:
-    """The attack kinds of ``prompts/judge_injection.txt`` (all, or those named, in file order)."""
-    parts = _SECTION.split(load_prompt(ATTACKS_PROMPT))
-    attacks = [Attack(n, p, body.strip()) for n, p, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)]
+    """The attack kinds of the :data:`ATTACK_PROMPTS` files (all, or those named, in file order)."""
+    attacks = []
+    for prompt, held_out in ATTACK_PROMPTS.items():
+        parts = _SECTION.split(load_prompt(prompt))
+        attacks += [Attack(n, p, body.strip(), held_out)
+                    for n, p, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True)]
     if names:
         known = {a.name for a in attacks}
         unknown = [n for n in names if n not in known]
@@ -71,6 +80,17 @@ def inject(answer: str, attack: Attack, position: str, budget_words: int) -> str
 def sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
     ids = sorted(ids)
     return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+
+
+def sample_and_attacks(run: Run) -> tuple[list[str], list[Attack]]:
+    """The seeded sample of ``run.injection_n`` ids that both models answered, and the attack kinds asked for."""
+    base, cand = run.answers()
+    ids, _ = run.selected(base, cand)
+    try:
+        attacks = load_attacks(run.injection_attacks)
+    except ValueError as exc:
+        raise InputError(f"--attacks: {exc}") from None
+    return sample_ids(ids, run.injection_n, run.seed), attacks
 
 
 def _rate(rows: list[dict], key: str, ok: tuple, target_key: str | None = None) -> dict[str, Any]:
@@ -134,7 +154,7 @@ def run_injection(client: JudgeClient, clean: list[dict[str, Any]], items: dict[
                                "clean_verdict": rec[f"order_{order}"]["verdict"], "verdict": results[j]["verdict"],
                                "same_prompt_as_clean": results[j]["same_prompt"], "raw": results[j].get("raw"),
                                "p_a": results[j].get("p_a")})
-    by_attack = {a.name: {"placement": a.placement,
+    by_attack = {a.name: {"placement": a.placement, "held_out": a.held_out,
                           **_rates([r for r in pair_rows if r["attack"] == a.name],
                                    [r for r in order_rows if r["attack"] == a.name])} for a in attacks}
     return {"n_pairs": len(pair_rows) // max(1, len(attacks)), "attacks": [a.name for a in attacks],

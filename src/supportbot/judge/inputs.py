@@ -25,7 +25,7 @@ class InputError(ValueError):
 
 
 class HallucinationLabel(BaseModel):
-    """A human label in ``judge/rubric/hallucination.jsonl``."""
+    """A human label in ``data/labels/hallucination.jsonl``."""
 
     model_config = ConfigDict(extra="allow")
     id: str | int
@@ -36,7 +36,7 @@ class HallucinationLabel(BaseModel):
 
 
 class PairwiseLabel(BaseModel):
-    """A human label in ``judge/rubric/pairwise.jsonl``."""
+    """A human label in ``data/labels/pairwise.jsonl``."""
 
     model_config = ConfigDict(extra="allow")
     id: str | int

@@ -26,7 +26,7 @@ DECISIVE_VERDICTS: Final = ("A", "B")
 WINNERS: Final = ("x", "y", "tie")  # a pair over both orders: its first answer x, its second y, or a tie
 HALLUCINATION_VERDICTS: Final = ("0", "1", "2", "not_attempted")  # none / minor / severe / declined
 HALLUCINATED: Final = ("1", "2")
-# the checklist judge's answer verdicts (judge/checklist_run.py)
+# the checklist judge's answer verdicts (src/supportbot/judge/graders/checklist.py)
 CHECKLIST_HALLUCINATED: Final = "hallucinated"
 CHECKLIST_CLEAN: Final = "clean"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from supportbot.cli_errors import run_cli
 from supportbot.runtime_env import apply_safe_env
 
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from supportbot.serve.app import context_problems, create_app
     from supportbot.serve.backends import ModelLoadError, TransformersBackend, UpstreamBackend
+    from supportbot.serve.guards import JsonErrorH11Protocol
 
     try:
         if settings.upstream:
@@ -49,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"supportbot: serving {what} on http://{settings.host}:{settings.port} "
           f"(auth {'on' if settings.api_key else 'off'}; retrieval {'on, ' + str(settings.kb_dir) if kb else 'off'})",
           flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, http=JsonErrorH11Protocol)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -3,15 +3,18 @@
 Every error answers in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``:
 422 for bad bodies and for ``max_tokens``/prompt length above the caps or the model's context, 401
 for a missing or wrong bearer key (only when ``$SUPPORTBOT_API_KEY`` is set), 404 for an unknown
-model or path, 405 for a wrong method, 400 for a body that cannot be read, 502 when the upstream
-does not answer, 503 when the queue is full; an unexpected failure is a 500 in the same shape (the
-connection stays usable). A client that disconnects before its answer is ready cancels its request.
+model or path, 405 for a wrong method, 400 for a body that cannot be read or bytes that are not HTTP,
+413 for a body above ``--max-body-bytes``, 502 when the upstream does not answer, fails (5xx) or
+answers something unusable, 503 when the queue is full or the model's worker has ended; an
+unexpected failure is a 500 in the same shape (the connection stays usable). Values a client sent
+are cut short where a message repeats them. ``/healthz`` is 200 only while requests can be
+answered (every worker alive; the upstream answering ``/models``), else 503 naming why. A client
+that disconnects before its answer is ready cancels its request, whether queued or running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http
 import json
 import logging
 import secrets
@@ -25,7 +28,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportbot.paths import load_prompt
 from supportbot.serve.ask import RetrievalOffError, ask_request, ask_response
@@ -36,7 +38,14 @@ from supportbot.serve.backends import (
     UpstreamHTTPError,
     UpstreamUnavailableError,
 )
-from supportbot.serve.schemas import AskRequest, AskResponse, ChatCompletionRequest, error_body
+from supportbot.serve.batching import WorkerDeadError
+from supportbot.serve.guards import (
+    BodyLimitMiddleware,
+    ErrorShapeMiddleware,
+    http_error_body,
+    validation_message,
+)
+from supportbot.serve.schemas import AskRequest, AskResponse, ChatCompletionRequest, clip, error_body
 from supportbot.serve.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,50 +64,6 @@ class APIError(HTTPException):
         self.body = error_body(message, type_=type_, param=param, code=code)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        if err.get("type") == "json_invalid":
-            where = err.get("loc", ("body", "?"))[-1]
-            parts.append(f"body: invalid JSON at character {where} ({(err.get('ctx') or {}).get('error', 'decode error')})")
-            continue
-        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
-        parts.append(f"{loc}: {err.get('msg')}")
-    return "invalid request: " + "; ".join(parts)
-
-
-class ErrorShapeMiddleware:
-    """Last line of defence: an exception no handler took becomes a 500 in the API's error shape.
-
-    Starlette's own 500 is plain text and re-raises, which makes uvicorn drop the keep-alive
-    connection; this answers and keeps it. An exception after the response has started (a stream)
-    still propagates: the status line is already sent.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_watch)
-        except Exception as exc:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise
-            body = error_body(f"internal error: {type(exc).__name__}: {exc}"[:500], type_="server_error")
-            await JSONResponse(body, status_code=500)(scope, receive, send)
-
-
 class _StaticFiles(StaticFiles):
     """StaticFiles that answers 404, not 500, for a path the OS refuses (a NUL byte: ``/static/%00``)."""
 
@@ -106,19 +71,6 @@ class _StaticFiles(StaticFiles):
         if "\x00" in path:
             return "", None
         return super().lookup_path(path)
-
-
-def _http_error_body(req: Request, exc: StarletteHTTPException) -> dict:
-    """Starlette's and FastAPI's own errors (404 path, 405 method, 400 unreadable body) in the API's shape."""
-    body = getattr(exc, "body", None)
-    if body:
-        return body
-    try:
-        code = http.HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
-    except ValueError:
-        code = None
-    return error_body(f"{exc.detail} ({req.method} {req.url.path})",
-                      type_="server_error" if exc.status_code >= 500 else "invalid_request_error", code=code)
 
 
 async def _disconnected(request: Request) -> None:
@@ -163,15 +115,16 @@ def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> Fas
                   description="Tech-support assistant: OpenAI-compatible chat API, /ask, web chat at /.")
     app.state.settings, app.state.backend = settings, backend
     app.add_middleware(ErrorShapeMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost: before any parsing
     system_prompt = load_prompt(settings.system_prompt)
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body(_validation_message(exc)), status_code=422)
+        return JSONResponse(error_body(validation_message(exc)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(_http_error_body(req, exc), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(http_error_body(req, exc), status_code=exc.status_code, headers=exc.headers)
 
     async def require_key(request: Request) -> None:
         if settings.api_key is None:
@@ -189,7 +142,7 @@ def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> Fas
                 raise APIError(503, "no models available", type_="server_error")
             return models[0]
         if name not in models:
-            raise APIError(404, f"model {name!r} is not served here; available: {', '.join(models)}",
+            raise APIError(404, f"model {clip(name)!r} is not served here; available: {', '.join(models)}",
                            param="model", code="model_not_found")
         return name
 
@@ -214,6 +167,8 @@ def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> Fas
     def backend_errors(exc: Exception) -> Exception:
         if isinstance(exc, QueueFullError):
             return APIError(503, f"server busy: {exc}", type_="server_busy", code="queue_full")
+        if isinstance(exc, WorkerDeadError):
+            return APIError(503, str(exc), type_="server_error", code="worker_dead")
         if isinstance(exc, UnknownModelError):
             return APIError(404, str(exc), param="model", code="model_not_found")
         if isinstance(exc, InvalidPromptError):
@@ -221,13 +176,13 @@ def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> Fas
         if isinstance(exc, UpstreamUnavailableError):
             return APIError(502, str(exc), type_="upstream_error", code="upstream_unavailable")
         if isinstance(exc, UpstreamHTTPError):
-            body = exc.body if isinstance(exc.body, dict) and "error" in exc.body else error_body(str(exc))
-            err = HTTPException(exc.status, str(exc))
+            status, body = exc.for_client()
+            err = HTTPException(status, str(exc))
             err.body = body
             return err
         return exc
 
-    backend_failures = (QueueFullError, UnknownModelError, InvalidPromptError, UpstreamHTTPError,
+    backend_failures = (QueueFullError, WorkerDeadError, UnknownModelError, InvalidPromptError, UpstreamHTTPError,
                         UpstreamUnavailableError)
 
     async def run_chat(request: Request, body: ChatCompletionRequest):
@@ -247,9 +202,16 @@ def create_app(settings: Settings, backend, kb: KbPrompter | None = None) -> Fas
 
     app.mount("/static", _StaticFiles(directory=str(STATIC_DIR)), name="static")
 
-    @app.get("/healthz", tags=["service"])
-    async def healthz() -> dict:
-        return {"status": "ok", **backend.health()}
+    @app.get("/healthz", tags=["service"], responses={503: {"description": "a model worker has ended, or the "
+                                                                "upstream does not answer: nothing can be served"}})
+    async def healthz():
+        """200 ``{"status": "ok", ...}`` while requests can be answered; else 503 in the error shape, naming why."""
+        health = await backend.health()
+        problems = health.pop("problems", [])
+        if problems:
+            return JSONResponse(error_body("unhealthy: " + "; ".join(msg for _, msg in problems), type_="server_error",
+                                           code=problems[0][0]), status_code=503)
+        return {"status": "ok", **health}
 
     @app.get("/config", tags=["service"], summary="What the web page needs (no secrets)")
     async def config() -> dict:
@@ -287,8 +249,10 @@ async def _sse(chunks: AsyncIterator[dict]) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
             yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
-    except (UpstreamHTTPError, UpstreamUnavailableError) as exc:
-        yield f"data: {json.dumps(error_body(str(exc), type_='upstream_error'))}\n\n".encode()
+    except UpstreamHTTPError as exc:
+        yield f"data: {json.dumps(exc.for_client()[1])}\n\n".encode()
+    except UpstreamUnavailableError as exc:
+        yield f"data: {json.dumps(error_body(str(exc), type_='upstream_error', code='upstream_unavailable'))}\n\n".encode()
     except Exception as exc:  # noqa: BLE001 - the status line is already sent; report in-band
         log.exception("stream failed")
         yield f"data: {json.dumps(error_body(f'{type(exc).__name__}: {exc}', type_='server_error'))}\n\n".encode()

@@ -1,10 +1,15 @@
-"""The in-process backend: local transformers model folders, one ``BatchWorker`` each."""
+"""The in-process backend: local transformers model folders, one ``BatchWorker`` each.
+
+Chat templates and tokenising run on one ``tokenize`` thread, never on the event loop, so a huge
+prompt does not hold up other requests or ``/healthz``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +60,7 @@ class TransformersBackend:
         if not models:
             raise ValueError("no models given")
         self.dirs = {n: Path(d) for n, d in models.items()}
+        self._tokenize = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize")
         self.workers: dict[str, BatchWorker] = {}
         for name, d in self.dirs.items():
             tok, model = load_model(d)
@@ -98,20 +104,35 @@ class TransformersBackend:
     def close(self) -> None:
         for w in self.workers.values():
             w.close()
+        self._tokenize.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------ async API (the app)
     async def list_models(self) -> list[str]:
         return self.model_ids()
 
-    async def count_input_tokens(self, model: str, messages: list[dict[str, str]]) -> int:
-        return len(self.encode(model, messages))
+    async def _encode(self, model: str, messages: list[dict[str, str]]) -> list[int]:
+        """``encode`` on the tokenize thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._tokenize, self.encode, model, messages)
 
-    def health(self) -> dict[str, Any]:
-        return {"backend": self.kind, "models": {n: stats(w) for n, w in self.workers.items()}}
+    async def _submit(self, model: str, body: ChatCompletionRequest, max_tokens: int,
+                      on_event: Callable[[TokenEvent], None] | None = None) -> GenRequest:
+        ids = await self._encode(model, [m.model_dump() for m in body.messages])
+        req = GenRequest(ids, params_from_request(body, max_tokens), on_event)
+        self.worker(model).submit(req)
+        return req
+
+    async def count_input_tokens(self, model: str, messages: list[dict[str, str]]) -> int:
+        return len(await self._encode(model, messages))
+
+    async def health(self) -> dict[str, Any]:
+        """Each model's queue and worker; ``problems`` names every worker that has ended."""
+        models = {n: stats(w) for n, w in self.workers.items()}
+        problems = [("worker_dead", f"model {n!r}: worker thread {w.failure or 'stopped'}")
+                    for n, w in self.workers.items() if not w.alive]
+        return {"backend": self.kind, "models": models, "problems": problems}
 
     async def chat(self, body: ChatCompletionRequest, model: str, max_tokens: int) -> dict:
-        messages = [m.model_dump() for m in body.messages]
-        req = self.submit(model, messages, params_from_request(body, max_tokens))
+        req = await self._submit(model, body, max_tokens)
         try:
             res: GenResult = await asyncio.wrap_future(req.future)
         except asyncio.CancelledError:
@@ -124,9 +145,8 @@ class TransformersBackend:
     async def stream(self, body: ChatCompletionRequest, model: str, max_tokens: int) -> AsyncIterator[dict]:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[TokenEvent | None] = asyncio.Queue()
-        messages = [m.model_dump() for m in body.messages]
-        req = self.submit(model, messages, params_from_request(body, max_tokens),
-                          on_event=lambda ev: loop.call_soon_threadsafe(events.put_nowait, ev))
+        req = await self._submit(model, body, max_tokens,
+                                 on_event=lambda ev: loop.call_soon_threadsafe(events.put_nowait, ev))
         req.future.add_done_callback(lambda _f: loop.call_soon_threadsafe(events.put_nowait, None))
         return self._chunks(req, events, body, model)
 

@@ -15,6 +15,7 @@ from supportbot.serve.schemas import ChatCompletionRequest
 __all__ = ["UPSTREAM_KEY_ENV", "UpstreamBackend"]
 
 UPSTREAM_KEY_ENV = "SUPPORTBOT_UPSTREAM_API_KEY"
+HEALTH_TIMEOUT_S = 5.0  # /healthz waits this long for the upstream's /models
 
 
 class UpstreamBackend:
@@ -48,8 +49,8 @@ class UpstreamBackend:
         except httpx.TransportError as exc:
             raise UpstreamUnavailableError(self.base_url, exc) from None
 
-    async def list_models(self) -> list[str]:
-        resp = await self._send("GET", "/models")
+    async def list_models(self, timeout: float | None = None) -> list[str]:
+        resp = await self._send("GET", "/models", **({"timeout": timeout} if timeout else {}))
         items = _json_object(resp).get("data")
         if not isinstance(items, list):
             raise UpstreamHTTPError(502, {"error": {"message": "upstream /models answered without a 'data' list",
@@ -75,8 +76,16 @@ class UpstreamBackend:
             self._tokenize_ok = False
         return math.ceil(sum(len(m["content"].encode("utf-8")) for m in messages) / 4)
 
-    def health(self) -> dict[str, Any]:
-        return {"backend": self.kind, "upstream": self.base_url, "in_flight": self.in_flight}
+    async def health(self) -> dict[str, Any]:
+        """In-flight count, and whether the upstream answers ``GET /models`` now (``problems`` when not)."""
+        problems = []
+        try:
+            await self.list_models(timeout=HEALTH_TIMEOUT_S)
+        except UpstreamUnavailableError as exc:
+            problems.append(("upstream_unavailable", str(exc)))
+        except UpstreamHTTPError as exc:
+            problems.append(("upstream_error", f"upstream {self.base_url}/models is not usable: {exc}"))
+        return {"backend": self.kind, "upstream": self.base_url, "in_flight": self.in_flight, "problems": problems}
 
     def _admit(self) -> None:
         if self.in_flight >= self.queue_size:
@@ -108,16 +117,21 @@ class UpstreamBackend:
                 resp = await ctx.__aenter__()
             except httpx.TransportError as exc:
                 raise UpstreamUnavailableError(self.base_url, exc) from None
-            if resp.status_code != 200:
+            if resp.status_code != 200 or not _is_event_stream(resp):
                 await resp.aread()
                 await ctx.__aexit__(None, None, None)
-                raise UpstreamHTTPError(resp.status_code, _body(resp))
+                if resp.status_code != 200:
+                    raise UpstreamHTTPError(resp.status_code, _body(resp))
+                raise UpstreamHTTPError(502, _bad_answer(
+                    f"upstream answered 200 to stream: true with content-type "
+                    f"{resp.headers.get('content-type')!r}, not an event stream", resp))
         except BaseException:
             self.in_flight -= 1
             raise
         return self._relay(ctx, resp)
 
     async def _relay(self, ctx, resp) -> AsyncIterator[dict]:
+        """The upstream's chunks; a line that is not JSON, or an end before ``data: [DONE]``, is an error."""
         import httpx
 
         try:
@@ -126,8 +140,15 @@ class UpstreamBackend:
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
-                    break
-                yield json.loads(data)
+                    return
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    chunk = None
+                if not isinstance(chunk, dict):
+                    raise UpstreamHTTPError(502, _bad_answer("upstream sent an event that is not a JSON object", data))
+                yield chunk
+            raise UpstreamHTTPError(502, _bad_answer("upstream's event stream ended before 'data: [DONE]'", ""))
         except httpx.TransportError as exc:
             raise UpstreamUnavailableError(self.base_url, exc) from None
         finally:
@@ -136,6 +157,16 @@ class UpstreamBackend:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _is_event_stream(resp) -> bool:
+    return resp.headers.get("content-type", "").split(";")[0].strip().lower() == "text/event-stream"
+
+
+def _bad_answer(problem: str, got: Any) -> dict:
+    """The error body for an upstream answer that cannot be used, quoting the start of what came."""
+    text = got.text if hasattr(got, "text") else str(got)
+    return {"error": {"message": f"{problem}: {text[:200]!r}" if text else problem, "type": "upstream_error"}}
 
 
 def _body(resp) -> Any:
@@ -154,6 +185,5 @@ def _json_object(resp) -> dict:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise UpstreamHTTPError(502, {"error": {"message": f"upstream answered 200 with a body that is not a JSON "
-                                                           f"object: {resp.text[:200]!r}", "type": "upstream_error"}})
+        raise UpstreamHTTPError(502, _bad_answer("upstream answered 200 with a body that is not a JSON object", resp))
     return data

@@ -12,12 +12,19 @@ others go on. A row that fails (bad settings, a decoding error) fails alone: its
 exception and the rest of the batch decodes on. Log-probabilities are ``log_softmax`` of the raw
 logits (before temperature/top_p), as vLLM reports them by default.
 
+No client can stop the worker: a request whose caller went away (its future cancelled, or its
+``cancelled`` flag set) is skipped or stopped, a future is resolved through ``settle`` (which never
+raises), and an error in one batch fails that batch's requests only. Should the thread end anyway
+(``close``, or an error outside any batch), ``alive`` turns false, ``failure`` says why (``/healthz``
+answers 503 with it), everything waiting fails with ``WorkerDeadError`` and ``submit`` refuses at once.
+
 Records live in ``supportbot.serve.gen_records`` and the decode loop in ``supportbot.serve.decode``;
 both are re-exported here.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -25,10 +32,20 @@ from concurrent.futures import Future
 from typing import Any
 
 from supportbot.serve.decode import SAMPLING_EPS, _held_back, _Row, decode_batch
-from supportbot.serve.gen_records import GenParams, GenRequest, GenResult, QueueFullError, TokenEvent
+from supportbot.serve.gen_records import (
+    GenParams,
+    GenRequest,
+    GenResult,
+    QueueFullError,
+    TokenEvent,
+    WorkerDeadError,
+    settle,
+)
 
 __all__ = ["SAMPLING_EPS", "BatchWorker", "GenParams", "GenRequest", "GenResult", "QueueFullError", "TokenEvent",
-           "_Row", "_held_back", "decode_batch", "stats"]
+           "WorkerDeadError", "_Row", "_held_back", "decode_batch", "stats"]
+
+log = logging.getLogger("supportbot.serve")
 
 
 class BatchWorker:
@@ -49,7 +66,8 @@ class BatchWorker:
         self._admitted = 0
         self.batches_run = 0
         self.largest_batch = 0
-        self._thread = threading.Thread(target=self._loop, name=f"batch-{name}", daemon=True)
+        self.failure: str | None = None  # why the worker thread ended (None while it runs)
+        self._thread = threading.Thread(target=self._run, name=f"batch-{name}", daemon=True)
         self._thread.start()
 
     @property
@@ -57,7 +75,19 @@ class BatchWorker:
         """Requests waiting or running."""
         return self._admitted
 
+    @property
+    def alive(self) -> bool:
+        """The worker thread runs and takes requests."""
+        return self.failure is None and self._thread.is_alive()
+
+    def _dead(self) -> WorkerDeadError:
+        why = self.failure or "stopped"
+        return WorkerDeadError(f"model {self.name!r} cannot answer: its worker thread {why}; restart the service")
+
     def submit(self, req: GenRequest) -> Future:
+        """Queue ``req``; raises ``QueueFullError`` when full and ``WorkerDeadError`` when the worker has ended."""
+        if not self.alive:
+            raise self._dead()
         with self._lock:
             if self._admitted >= self.queue_size:
                 raise QueueFullError(f"model {self.name!r} is busy: {self._admitted} requests queued "
@@ -65,6 +95,8 @@ class BatchWorker:
             self._admitted += 1
         req.future.add_done_callback(self._release)
         self._q.put(req)
+        if not self.alive:  # it ended while this one was queued: nobody will take it
+            self._fail_waiting()
         return req.future
 
     def _release(self, _fut: Future) -> None:
@@ -95,25 +127,56 @@ class BatchWorker:
             batch.append(nxt)
         return batch
 
+    def _run(self) -> None:
+        try:
+            self._loop()
+            self.failure = "was closed"
+        except BaseException as exc:
+            self.failure = f"died: {type(exc).__name__}: {exc}"[:500]
+            log.critical("model %r: the batch worker thread died; /healthz answers 503", self.name, exc_info=True)
+            raise
+        finally:
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        """Fail every request still queued (the worker has ended)."""
+        while True:
+            try:
+                req = self._q.get_nowait()
+            except queue.Empty:
+                return
+            if req is not None:
+                settle(req.future, exc=self._dead())
+
+    @staticmethod
+    def _take(req: GenRequest) -> bool:
+        """Start ``req`` unless its caller gave up (a cancelled future, or the ``cancelled`` flag)."""
+        try:
+            if not req.future.set_running_or_notify_cancel():
+                return False  # cancelled while queued: its caller is gone, nothing to answer
+        except RuntimeError:  # already resolved elsewhere
+            return False
+        if req.cancelled.is_set():
+            settle(req.future, GenResult("", "cancelled", len(req.input_ids), 0))
+            return False
+        return True
+
     def _loop(self) -> None:
         while (batch := self._collect()) is not None:
-            live = []
-            for r in batch:
-                if r.cancelled.is_set():
-                    r.future.set_result(GenResult("", "cancelled", len(r.input_ids), 0))
-                else:
-                    live.append(r)
+            live = [r for r in batch if self._take(r)]
             if not live:
                 continue
             self.batches_run += 1
             self.largest_batch = max(self.largest_batch, len(live))
             try:
                 decode_batch(self.model, self.tokenizer, live, self.eos_ids, self.pad_id)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of this batch; the worker goes on
+                log.exception("model %r: a batch of %d failed", self.name, len(live))
                 for r in live:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
+                    settle(r.future, exc=exc)
 
 
 def stats(worker: BatchWorker) -> dict[str, Any]:
-    return {"queued": worker.load, "batches_run": worker.batches_run, "largest_batch": worker.largest_batch}
+    out = {"alive": worker.alive, "queued": worker.load, "batches_run": worker.batches_run,
+           "largest_batch": worker.largest_batch}
+    return out if worker.alive else {**out, "failure": worker.failure}

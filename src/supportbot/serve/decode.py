@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from supportbot.serve.gen_records import GenRequest, GenResult, TokenEvent
+from supportbot.serve.gen_records import GenRequest, GenResult, TokenEvent, settle
 
 __all__ = ["SAMPLING_EPS", "decode_batch"]
 
@@ -103,15 +103,12 @@ class _Row:
     def fail(self, exc: BaseException) -> None:
         """This row alone stops with ``exc`` (the other rows of the batch go on)."""
         self.done = True
-        if not self.req.future.done():
-            self.req.future.set_exception(exc)
+        settle(self.req.future, exc=exc)
 
     def finish(self, prompt_tokens: int) -> None:
         if self.req.cancelled.is_set():
             self.finish_reason = "cancelled"
-        if not self.req.future.done():
-            self.req.future.set_result(GenResult(self.text, self.finish_reason, prompt_tokens, self.n_sampled,
-                                                 self.logprobs))
+        settle(self.req.future, GenResult(self.text, self.finish_reason, prompt_tokens, self.n_sampled, self.logprobs))
 
 
 @torch.inference_mode()
@@ -124,7 +121,7 @@ def decode_batch(model, tokenizer, reqs: list[GenRequest], eos_ids: set[int], pa
         try:
             rows.append(_Row(r, tokenizer, eos_ids))
         except Exception as exc:  # noqa: BLE001 - e.g. a seed torch cannot take: fails that request only
-            r.future.set_exception(exc)
+            settle(r.future, exc=exc)
     reqs = [row.req for row in rows]
     if not reqs:
         return

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["GenParams", "GenRequest", "GenResult", "QueueFullError", "TokenEvent"]
+__all__ = ["GenParams", "GenRequest", "GenResult", "QueueFullError", "TokenEvent", "WorkerDeadError", "settle"]
 
 
 class QueueFullError(RuntimeError):
     """The model's queue already holds ``queue_size`` requests."""
+
+
+class WorkerDeadError(RuntimeError):
+    """The model's worker thread has stopped (closed, or died of an error): nothing can be decoded."""
+
+
+def settle(future: Future, result: Any = None, exc: BaseException | None = None) -> bool:
+    """Resolve ``future`` with ``exc`` or ``result`` unless it is already done or was cancelled by its
+    caller (a client that went away); returns whether it was resolved here. Never raises, so a caller
+    that gave up cannot break the thread that answers it."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,11 @@ def chat_chunk(*, cid: str, model: str, created: int, delta: dict, finish_reason
     }
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters, with its full length (for client values echoed in messages)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def error_body(message: str, *, type_: str = "invalid_request_error", param: str | None = None,
                code: str | None = None) -> dict:
     """OpenAI's error shape (the ``openai`` client shows ``error.message``)."""

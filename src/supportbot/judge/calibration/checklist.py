@@ -1,28 +1,20 @@
 #!/usr/bin/env python
-"""Calibrate the checklist judge on label set v2 with cross-validated thresholds (out-of-fold agreement only).
+"""Agreement of the checklist judge with label set v2 (calibration values out-of-fold, calibration/fit.py).
 
-    python judge/checklist_calibrate.py --judge local-qwen1.5b-checklist              # test split -> results/judgments/checklist-calibration-<judge>-test.json
-    python judge/checklist_calibrate.py --judge local-qwen1.5b-checklist --split dev  # where prompts are tuned
-    python judge/checklist_calibrate.py --judge local-qwen0.5b-checklist --limit 20
-
-Grades every labelled answer of ``judge/rubric/hallucination_v2.jsonl`` and both answers of every
-pair in ``judge/rubric/pairwise_v2.jsonl`` with the checklist judge (judge/checklist.py; cached),
-then reports
-- check level: ROC AUC of p(yes) against the labels of ``judge/rubric/checks.jsonl`` (stated,
+Grades every labelled answer of ``data/labels/hallucination_v2.jsonl`` and both answers of every pair in
+``data/labels/pairwise_v2.jsonl`` with the checklist judge (graders/checks.py; cached), then reports
+- check level: ROC AUC of p(yes) against the labels of ``data/labels/checks.jsonl`` (stated,
   contradicted, asserted), pooled and per kind;
 - answer level: AUC of the risk score against hallucinated (label 1/2), and Cohen's kappa and
-  accuracy of ``risk > threshold`` with the threshold chosen on the other folds (5-fold, seeded);
+  accuracy of ``risk > 0.5`` with the risk model fitted on the other folds (5-fold, seeded);
 - pairwise: kappa and accuracy of the score-difference verdict with the tie margin chosen on the other
   folds, and agreement on the pairs whose label has a clear winner.
+Run it alone with ``judge/run.py agreement --judge <checklist judge>``; ``calibrate``/``all`` run it too.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,21 +22,15 @@ from typing import Any
 import numpy as np
 
 from supportbot.jsonl import read_jsonl
+from supportbot.judge.calibration.fit import FOLDS, best_on_grid, out_of_fold
 from supportbot.judge.endpoint.client import JudgeClient
-from supportbot.judge.endpoint.config import load_config
-from supportbot.judge.endpoint.launch import judge_endpoint, launch_dtype
 from supportbot.judge.graders import checks as checklist
-from supportbot.judge.inputs import load_eval_items
 from supportbot.judge.metrics import cohen_kappa, sensitivity_specificity
 from supportbot.judge.splits import Split, in_split
-from supportbot.paths import DATA_DIR, LABELS_DIR, PROMPTS_DIR, RESULTS_DIR, SMALL_CHECKLIST_JUDGE
+from supportbot.paths import LABELS_DIR, PROMPTS_DIR
 from supportbot.records import EvalItem
-from supportbot.training.manifest import hardware
-
-_HERE = Path(__file__).resolve().parent
 
 RUBRIC = LABELS_DIR
-FOLDS = 5
 
 
 def auc(truth: list[bool], score: list[float]) -> float | None:
@@ -53,37 +39,21 @@ def auc(truth: list[bool], score: list[float]) -> float | None:
     return float(roc_auc_score(truth, score)) if len(set(truth)) == 2 else None
 
 
-def folds(n: int, k: int = FOLDS, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(n) % k
-
-
 RISK_CUT = 0.5  # hallucinated when the learned P(hallucinated) > 0.5
 MARGINS = np.linspace(0.0, 0.5, 26)  # pair tie when |score difference| <= m
-
-
-def _margin_kappa(diff: np.ndarray, truth: list[str], rows: list[int], m: float) -> float:
-    v = cohen_kappa([truth[i] for i in rows], [checklist.pair_verdict(diff[i], 0.0, m) for i in rows], ["A", "B", "tie"])
-    return -1.0 if v is None else v
 
 
 def fit_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray, rows: list[int] | None = None) -> float:
     """The grid tie margin with the best kappa on ``rows`` (default all)."""
     rows = list(range(len(diff))) if rows is None else rows
-    return float(max(grid, key=lambda m: _margin_kappa(diff, truth, rows, float(m))))
+    return best_on_grid(grid, lambda m: cohen_kappa([truth[i] for i in rows],
+                                                    [checklist.pair_verdict(diff[i], 0.0, m) for i in rows], ["A", "B", "tie"]))
 
 
 def cv_margin(diff: np.ndarray, truth: list[str], grid: np.ndarray) -> tuple[list[str], list[float]]:
     """Out-of-fold pair verdicts: each fold's tie margin maximises kappa on the other folds."""
-    f = folds(len(diff), seed=1)
-    pred = [""] * len(diff)
-    chosen = []
-    for k in range(FOLDS):
-        m = fit_margin(diff, truth, grid, [i for i in range(len(diff)) if f[i] != k])
-        chosen.append(m)
-        for i in range(len(diff)):
-            if f[i] == k:
-                pred[i] = checklist.pair_verdict(diff[i], 0.0, m)
-    return pred, chosen
+    return out_of_fold(len(diff), lambda rows: fit_margin(diff, truth, grid, rows),
+                       lambda held, m: [checklist.pair_verdict(diff[i], 0.0, m) for i in held], seed=1)
 
 
 def text_key(item_id: str, answer: str) -> str:
@@ -153,18 +123,10 @@ def check_level(h_labels: list[dict], c_labels: list[dict], grades: dict[str, ch
 
 
 def oof_risk(x: list[list[float]], truth: list[bool]) -> np.ndarray:
-    """Out-of-fold P(hallucinated): each fold scored by a :class:`~judge.checklist.RiskModel` fitted on the others."""
-    f = folds(len(x))
-    prob = np.zeros(len(x))
-    for k in range(FOLDS):
-        train = [i for i in range(len(x)) if f[i] != k]
-        if len(train) == len(x):
-            continue  # an empty fold (fewer rows than folds)
-        model = checklist.RiskModel.fit([x[i] for i in train], [truth[i] for i in train])
-        for i in range(len(x)):
-            if f[i] == k:
-                prob[i] = model.predict(x[i])
-    return prob
+    """Out-of-fold P(hallucinated): each fold scored by a :class:`~checks.RiskModel` fitted on the others."""
+    prob, _ = out_of_fold(len(x), lambda rows: checklist.RiskModel.fit([x[i] for i in rows], [truth[i] for i in rows]),
+                          lambda held, model: [model.predict(x[i]) for i in held], seed=0)
+    return np.asarray(prob, float)
 
 
 def answer_level(h_labels: list[dict], grades: dict[str, checklist.AnswerGrade],
@@ -221,54 +183,3 @@ def by_pair_kind(p_labels: list[dict], truth: list[str], pred: list[str]) -> dic
         d["accuracy"] = d["agree"] / d["n"]
         d["clear_winner_agreement"] = d["clear_agree"] / d["clear"] if d["clear"] else None
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--judge", default=SMALL_CHECKLIST_JUDGE, help="judge config name or path")
-    p.add_argument("--judge-base-url", help="use a running OpenAI-compatible endpoint instead of launching one")
-    p.add_argument("--rubric-dir", type=Path, default=RUBRIC)
-    p.add_argument("--split", choices=["dev", "test", "all"], default="test",
-                   help="label rows of these eval items (judge/splits.py): tune prompts on dev, report test (default)")
-    p.add_argument("--limit", type=int, help="first N labelled answers and pairs only (a smoke run)")
-    p.add_argument("--out", type=Path, help="output JSON (default: results/judgments/checklist-calibration-<judge>-<split>.json)")
-    p.add_argument("--cache", type=Path, help="judge cache (default: results/judgments/cache/<judge>.jsonl)")
-    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16"],
-                   help="override the config's launch.dtype (e.g. float32 to time a CPU without native bf16; "
-                        "use a separate --cache: the cache key does not include the dtype)")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    cfg = load_config(args.judge, base_url=args.judge_base_url)
-    if args.dtype and not args.cache:
-        p.error("--dtype needs its own --cache (the cache key does not include the dtype)")
-    if args.dtype:
-        cfg = cfg.with_launch(dtype=args.dtype)
-    items = load_eval_items(DATA_DIR / "eval.jsonl")
-    t0 = time.time()
-    with judge_endpoint(cfg) as lazy:
-        client = JudgeClient(cfg, cache_path=args.cache or RESULTS_DIR / "judgments" / "cache" / f"{cfg.name}.jsonl", endpoint=lazy)
-        res = calibrate(client, items, args.rubric_dir, args.split, args.limit, progress=not args.no_progress)
-    wall = time.time() - t0
-    stats = client.stats
-    result = {"judge": cfg.name, "model": cfg.model, "judge_mode": "checklist", "prompt_sha256": prompt_sha(cfg),
-              "dtype": launch_dtype(cfg.launch.dtype) if cfg.launch and not cfg.base_url else None,
-              "command": "python judge/checklist_calibrate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              **res, "calls": stats.calls, "cache_hits": stats.cache_hits, "failures": stats.failures,
-              "wall_s": round(wall, 1),
-              # mean latency per check: this run's calls plus the latencies the cache recorded when its hits were asked
-              "s_per_check": round(stats.mean_request_s, 3) if stats.mean_request_s is not None else None,
-              "recorded_request_s": round(stats.recorded_request_s, 1),
-              "hardware": hardware(), "labels": "judge/rubric/v2 (AI annotators; see judge/rubric/v2/agreement.json)"}
-    out = args.out or RESULTS_DIR / "judgments" / f"checklist-calibration-{cfg.name}-{args.split}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    brief = {k: result[k] for k in ("checklist", "calls", "wall_s", "s_per_check")}
-    brief["hallucination"] = {k: v for k, v in result["hallucination"].items() if k not in ("truth_binary", "judge_binary")}
-    brief["pairwise"] = result["pairwise"]
-    print(json.dumps(brief, indent=2))
-    print(f"written to {out}")
-    return 1 if stats.failures else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

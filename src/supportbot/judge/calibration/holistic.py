@@ -4,8 +4,9 @@ Hallucination: 4-class (0/1/2/not_attempted) accuracy, Cohen's kappa, macro-F1 a
 matrix, plus the binary view (hallucinated = label 1 or 2) with sensitivity and specificity, which
 feed the Rogan–Gladen correction. Pairwise: accuracy (all pairs and decisive pairs only), kappa,
 macro-F1, confusion matrix, position consistency and first-position rate (position bias).
-In logprobs mode the hallucination threshold and the pairwise tie band are chosen on this same set
-(in-sample: stated in the output).
+In logprobs mode the hallucination threshold and the pairwise tie band are chosen out-of-fold
+(calibration/fit.py): each row's verdict uses the value fitted on the other folds, so agreement is never
+measured on the rows a value was chosen on; the value a main run applies is fitted on every row.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from supportbot.judge import metrics as stats
+from supportbot.judge.calibration.fit import best_on_grid, out_of_fold
 from supportbot.judge.endpoint.client import JudgeClient
 from supportbot.judge.graders import hallucination as hal
 from supportbot.judge.graders import pairwise as pw
@@ -41,11 +43,19 @@ def _item(items: dict[str, EvalItem], rid: str | int, where: str) -> EvalItem:
     return items[str(rid)]
 
 
-def fit_threshold(score: Callable[[float], float | None], grid: list[float] = THRESHOLD_GRID,
-                  prefer: float = 0.5) -> float:
-    """The grid value with the best score (ties: the one closest to ``prefer``)."""
-    scores = {t: score(t) for t in grid}
-    return float(max(grid, key=lambda t: (scores[t] if scores[t] is not None else -9.0, -abs(t - prefer))))
+def oof_threshold(records: list[dict[str, Any]], kappa: Callable[[list[int], float], float | None],
+                  rethreshold: Callable[[list[dict[str, Any]], float], list[dict[str, Any]]], grid: list[float],
+                  prefer: float, seed: int) -> tuple[list[dict[str, Any]], list[float], float]:
+    """Out-of-fold re-thresholded records, the value chosen per fold, and the value fitted on every row.
+    ``kappa(rows, value)``: agreement on those rows with that value."""
+    def fit(rows: list[int]) -> float:
+        return best_on_grid(grid, lambda t: kappa(rows, t), prefer)
+
+    def predict(held: list[int], value: float) -> list[dict[str, Any]]:
+        return rethreshold([records[i] for i in held], value)
+
+    oof, chosen = out_of_fold(len(records), fit, predict, seed=seed)
+    return oof, chosen, fit(list(range(len(records))))
 
 
 def agreement(truth: list[str], pred: list[str], labels: list[str]) -> dict[str, Any]:
@@ -72,12 +82,14 @@ def calibrate_hallucination(client: JudgeClient, items: dict[str, EvalItem], rub
                             *, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     jobs = [(_item(items, r.id, f"hallucination rubric row {i + 1}"), r.model, r.answer) for i, r in enumerate(rubric)]
     records = hal.judge_answers(client, jobs, desc="calibrate hallucination", progress=progress)
-    threshold = None
+    threshold = chosen = None
     if client.cfg.uses_logprobs:
-        threshold = fit_threshold(lambda t: hallucination_metrics(rubric, hal.rethreshold(records, t))["binary"]["kappa"])
-        records = hal.rethreshold(records, threshold)
+        def kappa(rows: list[int], t: float) -> float | None:
+            return hallucination_metrics([rubric[i] for i in rows],
+                                         hal.rethreshold([records[i] for i in rows], t))["binary"]["kappa"]
+        records, chosen, threshold = oof_threshold(records, kappa, hal.rethreshold, THRESHOLD_GRID, 0.5, seed=0)
     out = hallucination_metrics(rubric, records)
-    out["threshold"] = threshold
+    out.update(threshold=threshold, thresholds_per_fold=chosen, out_of_fold=chosen is not None)
     for rec, r in zip(records, rubric, strict=True):
         rec["human_label"] = r.label
     return out, records
@@ -109,13 +121,13 @@ def calibrate_pairwise(client: JudgeClient, items: dict[str, EvalItem], rubric: 
                        *, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     pairs = [(_item(items, r.id, f"pairwise rubric row {i + 1}"), r.answer_a, r.answer_b) for i, r in enumerate(rubric)]
     records = pw.judge_pairs(client, pairs, desc="calibrate pairwise", progress=progress)
-    threshold = None
+    threshold = chosen = None
     if client.cfg.uses_logprobs:
-        threshold = fit_threshold(lambda t: pairwise_metrics(rubric, pw.rethreshold(records, t))["kappa"],
-                                  TIE_BAND_GRID, prefer=0.0)
-        records = pw.rethreshold(records, threshold)
+        def kappa(rows: list[int], t: float) -> float | None:
+            return pairwise_metrics([rubric[i] for i in rows], pw.rethreshold([records[i] for i in rows], t))["kappa"]
+        records, chosen, threshold = oof_threshold(records, kappa, pw.rethreshold, TIE_BAND_GRID, 0.0, seed=1)
     out = pairwise_metrics(rubric, records)
-    out["threshold"] = threshold
+    out.update(threshold=threshold, margins_per_fold=chosen, out_of_fold=chosen is not None)
     for rec, r in zip(records, rubric, strict=True):
         rec["human_label"] = r.label
     return out, records

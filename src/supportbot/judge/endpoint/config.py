@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from supportbot.paths import JUDGE_CONFIGS_DIR, PROMPTS_DIR
+from supportbot.cli_errors import read_text
+from supportbot.paths import JUDGE_CONFIGS_DIR, prompt_path
 
 CONFIGS_DIR = JUDGE_CONFIGS_DIR
 
@@ -37,16 +39,12 @@ class Prompts(BaseModel):
     pairwise_logprobs: str = "judge_pairwise_logprobs"
     hallucination_logprobs: str = "judge_hallucination_logprobs"
     repair: str = "judge_repair"
-    check: str = "judge_check"  # the checklist judge's yes/no check (judge/checklist.py)
+    check: str = "judge_check"  # the checklist judge's yes/no check (src/supportbot/judge/graders/checks.py)
 
     @field_validator("*")
     @classmethod
     def _under_prompts(cls, v: str) -> str:
-        name = v if "." in v else f"{v}.txt"
-        if not v or "/" in v or "\\" in v or v.startswith(".") or "\x00" in v:
-            raise ValueError(f"{v!r} must be a file name in {PROMPTS_DIR} (no folders, no '..'), e.g. judge_pairwise")
-        if not (PROMPTS_DIR / name).is_file():
-            raise ValueError(f"{v!r}: no such prompt file {PROMPTS_DIR / name}")
+        prompt_path(v)  # a PromptFileError (a ValueError) becomes this field's validation error
         return v
 
 
@@ -78,6 +76,11 @@ class Launch(BaseModel):
     block_size: int | None = Field(None, ge=16)
 
 
+# the key is sent as the Bearer token to base_url: only variables meant to hold an API key may be named, so a
+# config cannot send another secret of the environment (a cloud token, a password) to an endpoint it chooses
+API_KEY_ENV = re.compile(r"[A-Z][A-Z0-9_]*_API_KEY")
+
+
 class JudgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -88,7 +91,7 @@ class JudgeConfig(BaseModel):
     decoding: Decoding = Decoding()
     verdict_mode: Literal["json", "logprobs"] = "json"
     # holistic: one pairwise / one hallucination prompt per judgment; checklist: every answer graded alone with
-    # yes/no checks against its item's key facts and forbidden claims (judge/checklist.py; logprob verdicts)
+    # yes/no checks against its item's key facts and forbidden claims (src/supportbot/judge/graders/checks.py; logprob verdicts)
     judge_mode: Literal["holistic", "checklist"] = "holistic"
     price_per_1m_input: float = Field(0.0, ge=0)
     price_per_1m_output: float = Field(0.0, ge=0)
@@ -109,15 +112,18 @@ class JudgeConfig(BaseModel):
             raise ValueError("name must be a plain file-name-safe word (it names the cache file)")
         return v
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_name(cls, v: str) -> str:
+        if not API_KEY_ENV.fullmatch(v):
+            raise ValueError(f"{v!r} is not allowed: the variable's value is sent as the Bearer token to base_url, "
+                             "so it must be named like an API key (upper case, ending in _API_KEY, e.g. OPENAI_API_KEY)")
+        return v
+
     @property
     def uses_logprobs(self) -> bool:
         """Verdicts are read from the verdict token's logprobs (thresholds fitted by `calibrate`), not from JSON."""
         return self.verdict_mode == "logprobs"
-
-    @property
-    def is_checklist(self) -> bool:
-        """Each answer is graded alone with yes/no checks (judge/checklist.py) instead of one holistic prompt."""
-        return self.judge_mode == "checklist"
 
     def api_key(self) -> str:
         """The key from ``$api_key_env`` ("EMPTY" for local servers); never stored or logged."""
@@ -147,9 +153,11 @@ def load_config(name_or_path: str | Path, **overrides: object) -> JudgeConfig:
     """Load and validate a judge YAML; non-None ``overrides`` (e.g. base_url, model) replace fields."""
     path = resolve_config_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(read_text(path, error=ConfigError)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     raw.update({k: v for k, v in overrides.items() if v is not None})

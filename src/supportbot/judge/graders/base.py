@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from supportbot.judge.context import Run
+    from supportbot.judge.endpoint.client import JudgeClient
     from supportbot.records import EvalItem
 
 Pair = tuple["EvalItem", str, str]  # (item, baseline answer, candidate answer)
@@ -52,6 +55,15 @@ class Grader(Protocol):
 
     def hallucination_kappa(self, calib: dict[str, Any]) -> float | None:
         """The binary hallucination kappa of a calibration result."""
+        ...
+
+    def agreement(self, client: JudgeClient, items: dict[str, EvalItem], rubric_dir: Path, split: str,
+                  limit: int | None) -> dict[str, Any]:
+        """Agreement with label set v2 on ``split`` (``judge/run.py agreement``), calibration values out-of-fold."""
+        ...
+
+    def main_run_calls(self, items: list[EvalItem]) -> int:
+        """Judge calls a main run makes for both models' answers to ``items`` (no cache)."""
         ...
 
     def injection(self, run: Run) -> dict[str, Any]:

@@ -13,73 +13,32 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from supportbot.judge import checklist_injection
 from supportbot.judge import metrics as stats
 from supportbot.judge.calibration.checklist import calibrate, prompt_sha
 from supportbot.judge.calibration.holistic import KAPPA_MIN
 from supportbot.judge.graders import checks as checklist
 from supportbot.judge.graders.base import Job, Pair, Record
-from supportbot.judge.inputs import InputError
-from supportbot.judge.labels import CHECKLIST_CLEAN, CHECKLIST_HALLUCINATED, ERROR, failure_counts
-from supportbot.judge.results import warn
+from supportbot.judge.graders.checklist_answers import (  # noqa: F401 - re-exported for importers
+    CLEAN,
+    HALLUCINATED,
+    answer_record,
+    grade_all,
+    risk_model,
+    summarize_model,
+)
+from supportbot.judge.labels import ERROR
 from supportbot.paths import repo_relative
 from supportbot.records import EvalItem
 
 if TYPE_CHECKING:
-    from supportbot.judge.context import Run
+    from pathlib import Path
 
-HALLUCINATED, CLEAN = CHECKLIST_HALLUCINATED, CHECKLIST_CLEAN
+    from supportbot.judge.context import Run
+    from supportbot.judge.endpoint.client import JudgeClient
+
 AGREEMENT = "v2/agreement.json"  # inter-annotator agreement of the label set, beside the rubric files
 COMPARISON = "judge_comparison.json"  # results/: one row per candidate judge (supportbot.judge.compare)
-
-
-def grade_all(run: Run, jobs: list[tuple[EvalItem, str, str]], desc: str) -> list[checklist.AnswerGrade]:
-    """Grades of ``(item, model, answer)`` jobs, in order (cache first)."""
-    return run.client.map(lambda j: checklist.grade(run.client, j[0], j[2]), jobs, desc=desc, progress=run.progress)
-
-
-def answer_record(item: EvalItem, model: str, g: checklist.AnswerGrade, risk_model: checklist.RiskModel | None,
-                  threshold: float = 0.5) -> dict[str, Any]:
-    """One answer's verdict: P(hallucinated) from the calibrated risk model (else the rule risk) > threshold."""
-    risk = risk_model.predict(checklist.features(item, g)) if risk_model else g.risk
-    verdict = ERROR if g.errors else (HALLUCINATED if risk > threshold else CLEAN)
-    return {"id": str(item.id), "model": model, "answerable": item.answerable, "verdict": verdict,
-            "risk": round(risk, 4), "rule_risk": round(g.risk, 4), "coverage": round(g.coverage, 4),
-            "score": round(g.score, 4), "fired": g.fired, "declines": g.p.get("declines"), "threshold": threshold,
-            "risk_model": risk_model is not None, "p": g.p, "errors": g.errors}
-
-
-def risk_model(run: Run, calib: dict[str, Any] | None = None) -> checklist.RiskModel | None:
-    """The risk model that ``calibrate`` fitted for this judge (``calib``, else its calibration file), else
-    None (warned)."""
-    params = (run.calibration(calib).get("hallucination") or {}).get("risk_model")
-    if not params:
-        warn(f"no fitted risk model for checklist judge {run.judge!r} in {run.judge_calibration_path}: using the rule "
-             "risk > 0.5 (run `calibrate` first)")
-        return None
-    return checklist.RiskModel(**{**params, "features": tuple(params["features"])})
-
-
-def summarize_model(records: list[dict[str, Any]], *, seed: int, n_resamples: int) -> dict[str, Any]:
-    ok = [r for r in records if r["verdict"] in (HALLUCINATED, CLEAN)]
-    hal = [r["verdict"] == HALLUCINATED for r in ok]
-    unans = [r for r in ok if not r["answerable"]]
-    fired: dict[str, int] = {}
-    for r in ok:
-        if r["verdict"] == HALLUCINATED and r["fired"]:
-            kind = r["fired"].split(":")[-1] if r["fired"].startswith("fact:") else r["fired"].split(":")[0]
-            fired[kind] = fired.get(kind, 0) + 1
-    return {"n": len(records), "n_scored": len(ok), **failure_counts(records),
-            "label_counts": {HALLUCINATED: sum(hal), CLEAN: len(hal) - sum(hal)},
-            "hallucination_rate_overall": stats.bootstrap_ci(np.asarray(hal, float), n_resamples=n_resamples, seed=seed),
-            "coverage": stats.bootstrap_ci(np.asarray([r["coverage"] for r in ok], float), n_resamples=n_resamples, seed=seed),
-            "fired_by_check_kind": fired,
-            # the checklist cannot tell minor from severe, nor "not attempted" on answerable items
-            "attempted_rate": None, "hallucination_rate_attempted": None, "severe_rate": None,
-            "unanswerable": {"n": len(unans), "correct_escalation_rate":
-                             float(np.mean([r["verdict"] == CLEAN and (r["declines"] or 0) > 0.5 for r in unans]))
-                             if unans else None}}
 
 
 class ChecklistGrader:
@@ -127,7 +86,7 @@ class ChecklistGrader:
         out: dict[str, Any] = {"judge": run.judge, "model": cfg.model, "judge_mode": "checklist",
                                "verdict_mode": cfg.verdict_mode, "prompt_sha256": prompt_sha(cfg),
                                "kappa_min": KAPPA_MIN, "labels": f"label set v2 in {repo_relative(run.rubric_dir)}, "
-                               f"{run.label_split} split (judge/splits.py); AI annotators", **res}
+                               f"{run.label_split} split (src/supportbot/judge/splits.py); AI annotators", **res}
         agreement = run.rubric_dir / AGREEMENT
         if agreement.is_file():
             a = json.loads(agreement.read_text())
@@ -144,6 +103,12 @@ class ChecklistGrader:
     def hallucination_kappa(self, calib: dict[str, Any]) -> float | None:
         return (calib["hallucination"] or {}).get("kappa")
 
+    def agreement(self, client: JudgeClient, items: dict[str, EvalItem], rubric_dir: Path, split: str,
+                  limit: int | None) -> dict[str, Any]:
+        return {"prompt_sha256": prompt_sha(client.cfg), **calibrate(client, items, rubric_dir, split, limit)}
+
+    def main_run_calls(self, items: list[EvalItem]) -> int:
+        return 2 * sum(len(checklist.checklist(it)) for it in items)
+
     def injection(self, run: Run) -> dict[str, Any]:
-        raise InputError(f"injection measures the pairwise prompt of a holistic judge; {run.judge!r} is a checklist "
-                         "judge (use e.g. --judge local-qwen0.5b, or scripts/measure_injection.py)")
+        return checklist_injection.do_injection(run)

@@ -19,7 +19,7 @@ on unanswerable items 1 - p(declines), and on answerable ones ``unsupported`` = 
 fired), and ``score = coverage - risk``. The
 hallucination verdict is ``risk > threshold``; the pairwise verdict of two answers to one item is
 the sign of their score difference beyond a tie margin. Threshold and margin are chosen by
-cross-validation on the labels (judge/checklist_calibrate.py), never on the rows they are scored on.
+cross-validation on the labels (src/supportbot/judge/calibration/checklist.py), never on the rows they are scored on.
 """
 
 from __future__ import annotations

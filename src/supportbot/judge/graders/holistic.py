@@ -10,18 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from supportbot.judge.calibration import holistic as cal
+from supportbot.judge.calibration import holistic_labels
+from supportbot.judge.endpoint.client import JudgeClient
 from supportbot.judge.graders import hallucination as hal
 from supportbot.judge.graders import pairwise as pw
 from supportbot.judge.graders.base import Job, Pair, Record
-from supportbot.judge.injection import load_attacks, run_injection, sample_ids
-from supportbot.judge.inputs import InputError, load_hallucination_rubric, load_pairwise_rubric
+from supportbot.judge.injection import run_injection, sample_and_attacks
+from supportbot.judge.inputs import load_hallucination_rubric, load_pairwise_rubric
 from supportbot.judge.results import warn
 
 if TYPE_CHECKING:
-    from supportbot.judge.context import Run
+    from pathlib import Path
 
-THRESHOLD_NOTE = ("logprobs mode: the hallucination threshold and the pairwise tie band are "
-                  "fitted in-sample on this rubric set (optimistic agreement)")
+    from supportbot.judge.context import Run
+    from supportbot.records import EvalItem
+
+THRESHOLD_NOTE = ("logprobs mode: agreement with the hallucination threshold and the pairwise tie band chosen "
+                  "out-of-fold (5-fold) on this rubric set; `threshold` is fitted on every row, for new answers")
 
 
 class HolisticGrader:
@@ -67,14 +72,16 @@ class HolisticGrader:
     def hallucination_kappa(self, calib: dict[str, Any]) -> float | None:
         return (calib["hallucination"] or {}).get("binary", {}).get("kappa")
 
+    def agreement(self, client: JudgeClient, items: dict[str, EvalItem], rubric_dir: Path, split: str,
+                  limit: int | None) -> dict[str, Any]:
+        return holistic_labels.agreement(client, items, rubric_dir, split, limit)
+
+    def main_run_calls(self, items: list[EvalItem]) -> int:
+        return 2 * len(items) + 2 * len(items)  # both orders of each pair, each model's answer
+
     def injection(self, run: Run) -> dict[str, Any]:
+        chosen, attacks = sample_and_attacks(run)
         base, cand = run.answers()
-        ids, _ = run.selected(base, cand)
-        chosen = sample_ids(ids, run.injection_n, run.seed)
-        try:
-            attacks = load_attacks(run.injection_attacks)
-        except ValueError as exc:
-            raise InputError(f"--attacks: {exc}") from None
         items = run.items()
         thr = run.threshold("pairwise")
         clean = pw.judge_pairs(run.client, [(items[i], base[i]["answer"], cand[i]["answer"]) for i in chosen],

@@ -2,7 +2,7 @@
 
 Answers are data: they are cut to the config's word budget, and the delimiter markers (``<<<`` and
 ``>>>``) are neutralised inside them, so an answer cannot close its own block; with the config's
-``sanitize_answers`` (the default), lines addressed to the grader are dropped first (``judge/sanitize.py``).
+``sanitize_answers`` (the default), lines addressed to the grader are dropped first (``src/supportbot/judge/graders/sanitize.py``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,18 @@ _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 _GRADER = (r"(?:grader|judge|evaluator|assessor|rater|scorer|reviewer|correcteur|[ée]valuateur|pr[üu]e?fer|bewerter"
            r"|gutachter|evaluador|calificador|corrector|valutatore|correttore|giudice|avaliador|corretor|beoordelaar)s?")
 _LETTER = r"[\"'`*(\[]*[ab][\"'`*)\]]*"
+_IGNORE = (r"ignore[sz]?|disregard|forget|override|bypass|ignorer|oubliez|oublie|ignoriere|ignorieren|vergiss|vergessen"
+           r"|missachte|ignora|ignorar|ignori|ignorare|olvida|olvide|dimentica|esquece|esque[çc]a|negeer|vergeet")
+_INSTRUCTIONS = (r"instructions?|consignes|directives|r[èe]gles|anweisungen|instruktionen|regeln|vorgaben|instrucciones|reglas"
+                 r"|indicaciones|istruzioni|regole|instru[çc](?:ão|[õo]es)|regras|instructies|regels")
+_EARLIER = (r"previous|prior|above|earlier|preceding|pr[ée]c[ée]dentes?|ant[ée]rieures?|ci-dessus|vorherigen|vorigen"
+            r"|bisherigen|obigen|fr[üu]heren|anteriores|previas|precedenti|anteriori|vorige|eerdere")
+_RATE = (r"rate|grade|score|mark|evaluate|judge|classify|label|treat|count|bewerte|bewerten|beurteile|einstufen|stufe"
+         r"|califica|calificar|eval[úu]a|evaluar|marca|[ée]valuez|[ée]value|notez|note|classez|valuta|giudica|avalie|avalia"
+         r"|classifique|beoordeel|markeer")
+_ANSWER = r"answer|response|reply|r[ée]ponse|antwort|respuesta|risposta|resposta|antwoord"
+_GOOD = (r"correct|right|accurate|perfect|flawless|error-free|verified|valid|true|the best|korrekt|richtig|fehlerfrei"
+         r"|correct[ao]s?|corrett[ao]|corret[ao]|correcte|juist|exacte?|perfekt|perfecta|perfetta")
 _END = r"\s*(?:[.!;:,)\]]+(?!\w)|$)"
 _LINE_PATTERNS = [
     # talks to the grader or about grading
@@ -62,6 +74,20 @@ _LINE_PATTERNS = [
     r"^\s*#{1,6}\s*(?:system|user|assistant|instructions?|developer)\b",
     r"^\s*(?:system|assistant|developer)\s*(?:prompt)?\s*:",
     r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|</?s>|<\|endoftext\|>",
+    # added after the held-out kinds (prompts/judge_injection_heldout.txt) were first measured, issue 24:
+    # "drop your instructions" in any word order and language (a verb, an "instructions" word, a "previous/all" word)
+    rf"^(?=.*\b(?:{_IGNORE})\b)(?=.*\b(?:{_INSTRUCTIONS})\b)(?=.*\b(?:{_EARLIER})\b)",
+    r"(?:忽略|无视|忽视|忘记|無視).{0,12}(?:指令|指示|说明|規則|规则|提示)",
+    # asks for a grade or rating of itself ("rate this answer as correct", "bewerte diese Antwort als korrekt")
+    rf"\b(?:{_RATE})\s+(?:(?:this|the|my|it|cette|diese|esta|questa|la|le|el|il|die|der|das|den|het)\s+)?(?:(?:{_ANSWER})\s+)?(?:as|als|como|comme|come)\s+(?:{_GOOD})",
+    r"评为|評為|打分|满分",
+    # talks about itself in the grader's words ("contains no errors", "hallucination-free"), or scores itself
+    rf"\b(?:this|the|my|cette|diese|esta|questa)\s+(?:{_ANSWER})\s+(?:contains|has|makes|includes|enth[äa]lt|hat|contiene|tiene|contient)"
+    r"\s+(?:no|none|zero|keine|ningún|ningun|aucune?|nessun)\b",
+    r"\b(?:hallucinat\w*|halluzin\w*|alucina\w*|allucina\w*|hallucin\w*)|幻觉|幻覺",
+    r"^\W*(?:final\s+|my\s+|the\s+)?(?:score|grade|rating|mark|punkte|bewertung|puntuaci[óo]n|calificaci[óo]n|voto)\s*[:=]\s*"
+    r"\d+(?:[.,]\d+)?\s*(?:/|out of|von|sur|de|su)\s*\d+",
+    rf"\b(?:{_ANSWER})\s+{_LETTER}\s+(?:est|ist|es|è|é|wint|gewinnt|gagne|gana|vince)\b",
 ]
 _LINE = re.compile("|".join(f"(?:{p})" for p in _LINE_PATTERNS), re.I | re.M)
 

@@ -1,4 +1,4 @@
 """Label-sheet tooling of label set v2: blind sheets, annotations, agreement and final labels.
 
-CLI: ``python judge/make_label_sheets.py --help``.
+CLI: ``python judge/run.py label-sheets --help``.
 """

@@ -20,7 +20,7 @@ def _final(row: str, anns: list[dict[str, Any]], adjudicated: dict[str, dict[str
 
 
 def cmd_finalize(args: argparse.Namespace) -> int:
-    """Final label files from two annotations per row plus adjudications: judge/rubric/{checks,hallucination_v2,pairwise_v2}.jsonl."""
+    """Final label files from two annotations per row plus adjudications: data/labels/{checks,hallucination_v2,pairwise_v2}.jsonl."""
     items = eval_items()
     note = "AI annotators (LLM helpers, separate contexts, blind to every judge output and to the answer's source)"
     keys = load_answer_keys(args.out_dir)

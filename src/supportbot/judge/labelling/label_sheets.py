@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Blind label sheets for the judge's calibration set (checks, answers, pairs) and their merging.
 
-    python judge/make_label_sheets.py answers --part controls --out-dir judge/rubric/v2
-    python judge/make_label_sheets.py answers --part models --models base tuned --n-model 22 --out-dir judge/rubric/v2
-    python judge/make_label_sheets.py pairs --models base tuned --n-pairs 44 --n-control-pairs 20 --out-dir judge/rubric/v2
-    python judge/make_label_sheets.py agreement --out-dir judge/rubric/v2      # inter-annotator kappa, disagreements
-    python judge/make_label_sheets.py finalize --out-dir judge/rubric/v2       # adjudicated labels -> judge/rubric/*.jsonl
+    python judge/run.py label-sheets answers --part controls --out-dir data/labels/v2
+    python judge/run.py label-sheets answers --part models --models base tuned --n-model 22 --out-dir data/labels/v2
+    python judge/run.py label-sheets pairs --models base tuned --n-pairs 44 --n-control-pairs 20 --out-dir data/labels/v2
+    python judge/run.py label-sheets agreement --out-dir data/labels/v2      # inter-annotator kappa, disagreements
+    python judge/run.py label-sheets finalize --out-dir data/labels/v2       # adjudicated labels -> data/labels/*.jsonl
 
 ``answers`` draws model answers (seeded, stratified by domain and answerable) plus control answers
-with a known expected label (judge/controls.py: references, references with a forbidden claim
+with a known expected label (src/supportbot/judge/labelling/controls.py: references, references with a forbidden claim
 spliced in or a key fact's number altered, plain escalations) and writes
 - ``<out>/answers_key_<part>.jsonl``: which model or control recipe made each answer (never shown to annotators);
 - ``<out>/sheets/answers-<part>_<k>.jsonl``: blind batches, one row per answer with the item (conversation,
@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# the subcommands live in judge/label_sheets/; their names are re-exported here for importers
+# the subcommands live in src/supportbot/judge/labelling/; their names are re-exported here for importers
 from supportbot.judge.labelling.agreement import agreement, cmd_agreement, write_adjudication_sheets  # noqa: F401
 from supportbot.judge.labelling.annotations import (  # noqa: F401
     doubly_annotated,
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                            help="control answers (known expected label) or sampled model answers")
         if name == "finalize":
             s.add_argument("--allow-pending", action="store_true", help="write what is final, leave the rest out")
-        s.add_argument("--out-dir", type=Path, default=Path("judge/rubric/v2"))
+        s.add_argument("--out-dir", type=Path, default=Path("data/labels/v2"))
         s.add_argument("--seed", type=int, default=7)
         s.add_argument("--batch", type=int, default=28, help="rows per sheet")
         s.add_argument("--models", nargs=2, default=["base", "tuned"])

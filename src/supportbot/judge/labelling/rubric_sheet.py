@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Sample real answers into labelling sheets for the human rubric sets, and finalize labelled sheets.
 
-    python judge/make_rubric_sheet.py sample --models base tuned            # writes judge/rubric/sheets/*.jsonl
+    python judge/run.py rubric-sheet sample --models base tuned            # writes data/labels/sheets/*.jsonl
     # ... a person fills "label" and "rationale" in each sheet row (see judge/RUBRIC.md) ...
-    python judge/make_rubric_sheet.py finalize                              # writes judge/rubric/{hallucination,pairwise}.jsonl
+    python judge/run.py rubric-sheet finalize                              # writes data/labels/{hallucination,pairwise}.jsonl
 
 Sampling is seeded. The hallucination sheet takes answers from every model in turn, unanswerable
 questions first (up to a quarter of the sheet), so both models and the escalation case are

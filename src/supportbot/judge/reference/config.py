@@ -58,7 +58,7 @@ def save_config(cfg: Config, path: Path = CONFIG_PATH) -> None:
     body = {**asdict(cfg.thresholds), "bootstrap_resamples": cfg.bootstrap_resamples, "seed": cfg.seed}
     if cfg.fitted:
         body["fitted"] = cfg.fitted
-    header = ("# Judge-free reference check (judge/reference_check.py). Thresholds are cosine similarities of\n"
-              "# all-MiniLM-L6-v2 embeddings; `python judge/reference_check.py fit` rewrites them from the rubric set.\n")
+    header = ("# Judge-free reference check (src/supportbot/judge/reference/check.py). Thresholds are cosine similarities of\n"
+              "# all-MiniLM-L6-v2 embeddings; `python judge/run.py reference fit` rewrites them from the rubric set.\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + yaml.safe_dump(body, sort_keys=False))

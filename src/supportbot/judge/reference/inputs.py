@@ -19,7 +19,7 @@ class EvalRef:
 
 
 def load_references(path: Path) -> dict[str, EvalRef]:
-    """Eval items by id (as a string), read with the judge's own eval reader (``judge/inputs.py``)."""
+    """Eval items by id (as a string), read with the judge's own eval reader (``src/supportbot/judge/inputs.py``)."""
     try:
         items = load_eval_items(path)
     except InputError as exc:

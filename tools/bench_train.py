@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Training throughput: Axolotl vs a plain PyTorch + PEFT loop, fp32 and bf16, side by side in one run.
 
-    python scripts/bench_train.py                 # -> results/bench_train.json
-    python scripts/bench_train.py --steps 6 --rows 96
+    python tools/bench_train.py                 # -> results/bench_train.json
+    python tools/bench_train.py --steps 6 --rows 96
 
 Same base model, same rows of data/train.jsonl, same LoRA (rank, alpha, all linear layers), same
 micro-batch, gradient accumulation, sequence length and optimizer; no evaluation, no packing; both
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in ("axolotl", "plain"):
                 ratios[key][f"{t} bf16/fp32"] = ratio(rate(t, "bf16", key), rate(t, "fp32", key))
     result = {
-        "command": "python scripts/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python tools/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {k: cfg[k] for k in ("base_model", "lora_r", "lora_alpha", "sequence_len", "micro_batch_size",
                                          "gradient_accumulation_steps", "learning_rate", "sample_packing")}
         | {"steps": args.steps, "rows": len(rows), "threads": threads, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Why CPU training collapses when another process holds a core: OpenMP waiting policy, measured side by side.
 
-    python scripts/bench_omp_contention.py            # -> results/bench_omp_contention.json
+    python tools/bench_omp_contention.py            # -> results/bench_omp_contention.json
 
 PyTorch's CPU kernels run on an OpenMP team with one thread per core; every parallel region ends
 in a barrier. With libgomp's default (active) waiting, a thread that reaches the barrier spins;
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {f"{'busy' if b else 'quiet'}: {n}": statistics.median(r["matmuls_per_s"] for r in rows if r["busy_process"] == b and r["setting"] == n)
            for b in (False, True) for n, _, _ in settings}
     quiet_default = med[f"quiet: {settings[0][0]}"]
-    result = {"command": "python scripts/bench_omp_contention.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": "python tools/bench_omp_contention.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "median_matmuls_per_s": med, "ratio_vs_quiet_default": {k: round(v / quiet_default, 3) for k, v in med.items()},
               "rows": rows, "hardware": hardware(), "packages": package_versions(), "git": git_state()}
     print(json.dumps(result["ratio_vs_quiet_default"], indent=2))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Serving base and tuned at once: two vLLM servers (base + merged) vs one server with a LoRA module.
 
-    python scripts/bench_serve_memory.py          # -> results/bench_serve_memory.json
+    python tools/bench_serve_memory.py          # -> results/bench_serve_memory.json
 
 Both setups serve the names `base` and `tuned` from the same folders (the base model, the merged
 model / the LoRA adapter of the CPU default run) with the same vLLM flags (--enforce-eager, the
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                   {"base": 0, "tuned": 0}),
     ]
     two, lora = results
-    out = {"command": "python scripts/bench_serve_memory.py", "question": QUESTION, "kv_cache_gib": a.kv_cache_gib,
+    out = {"command": "python tools/bench_serve_memory.py", "question": QUESTION, "kv_cache_gib": a.kv_cache_gib,
            "results": results, "rss_ratio_two_servers_over_lora": round(two["rss_gib_total"] / lora["rss_gib_total"], 2),
            "tuned_answer_same_merged_vs_lora": two["answers"]["tuned"] == lora["answers"]["tuned"],
            "loadavg_start": load_start, "loadavg_end": os.getloadavg(),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """What judging costs each candidate judge, measured side by side in one run on the same answers.
 
-    python scripts/bench_judges.py                    # -> results/bench_judges.json
-    python scripts/bench_judges.py --items 4 --judges local-qwen1.5b-checklist local-qwen1.5b-checklist@float32
+    python tools/bench_judges.py                    # -> results/bench_judges.json
+    python tools/bench_judges.py --items 4 --judges local-qwen1.5b-checklist local-qwen1.5b-checklist@float32
 
 For every judge (a config name; ``name@float32`` / ``name@bfloat16`` overrides its ``launch.dtype``,
 ``name@c2`` its ``concurrency``, ``name@b32`` the vLLM KV block size; several as ``name@float32@c2``) the
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = rows[0]["judge_s"] or 1.0
     for r in rows:
         r["time_ratio_to_first"] = round(r["judge_s"] / ref, 2)
-    result = {"command": "python scripts/bench_judges.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": "python tools/bench_judges.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "items": [str(it.id) for it in items], "judges": rows, "hardware": hardware(),
               "note": "wall times of one run, one judge after the other, each from an empty cache; "
                       "estimate_200_answers_s = judge_s / answers * 200"}

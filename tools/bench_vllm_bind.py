@@ -11,8 +11,8 @@ this small. This script measures both settings side by side in one run, alternat
   with logprobs (what a logprob verdict costs);
 * decode: one request and ``--concurrency`` requests of ``--decode-tokens`` tokens each (``ignore_eos``).
 
-    python scripts/bench_vllm_bind.py                 # -> results/bench_vllm_bind.json
-    python scripts/bench_vllm_bind.py --rounds 1 --prompts 4   # quicker
+    python tools/bench_vllm_bind.py                 # -> results/bench_vllm_bind.json
+    python tools/bench_vllm_bind.py --rounds 1 --prompts 4   # quicker
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in rows[0] if k.endswith("tok_s") or "tok_s_" in k]
     med = {name: {k: statistics.median(r[k] for r in rows if r["setting"] == name) for k in keys} for name in SETTINGS}
     ratios = {k: round(med["all"][k] / med["auto"][k], 2) for k in keys}
-    out = {"command": "python scripts/bench_vllm_bind.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    out = {"command": "python tools/bench_vllm_bind.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "model_dir": str(a.model_dir.relative_to(ROOT) if a.model_dir.is_relative_to(ROOT) else a.model_dir),
            "note": "medians over rounds; ratio = all cores bound / vLLM default binding, measured side by side",
            "rows": rows, "median": med, "ratio_all_over_auto": ratios, "hardware": hardware(),

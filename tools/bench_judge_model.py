@@ -2,9 +2,9 @@
 """Check and time a local judge model: a greedy chat answer with transformers, then prefill/decode
 speed and logprob support through an OpenAI-compatible server (vLLM).
 
-    python scripts/bench_judge_model.py hf models/qwen2.5-coder-0.5b
+    python tools/bench_judge_model.py hf models/qwen2.5-coder-0.5b
     scripts/serve_vllm.sh models/qwen2.5-coder-0.5b qwen-judge --port 8012 --kv-cache-gib 2
-    python scripts/bench_judge_model.py serve --base-url http://127.0.0.1:8012/v1 --model qwen-judge
+    python tools/bench_judge_model.py serve --base-url http://127.0.0.1:8012/v1 --model qwen-judge
 
 Each subcommand merges its figures into ``results/judge_model_bench.json`` under its own key.
 Serving prompts start with a random nonce so that vLLM's prefix cache cannot skip the prefill.

@@ -10,7 +10,7 @@ and whether the answers are identical to the first setting's:
 * ``bound-c48``: as above, 48 requests in flight;
 * ``bound-eager-c48``: as above, ``--enforce-eager`` (no torch.compile warm-up).
 
-    python scripts/bench_generate_modes.py             # -> results/bench_generate_modes.json
+    python tools/bench_generate_modes.py             # -> results/bench_generate_modes.json
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         row["answers_identical_to_first"] = sum(first.get(i) == t for i, t in answers[row["setting"]].items())
         row["stage_ratio_vs_first"] = round(rows[0]["stage_s"] / row["stage_s"], 2)
-    out = {"command": "python scripts/bench_generate_modes.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    out = {"command": "python tools/bench_generate_modes.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "model_dir": str(DEFAULT_BASE_MODEL_DIR.relative_to(ROOT)), "limit": a.limit,
            "note": "one run, settings in sequence; stage_s = server start-up + answering; ratio = first setting's "
                    "stage_s / this setting's",

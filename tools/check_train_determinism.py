@@ -5,8 +5,8 @@ Runs ``scripts/train.py <config> -- --max_steps=N`` ``--runs`` times into tempor
 same seed, same prepared dataset, same thread count) and records each adapter's sha256 and logged
 losses. ``--env K=V`` adds environment variables to every run (e.g. ``MKL_CBWR=AUTO,STRICT``).
 
-    python scripts/check_train_determinism.py                       # -> results/train_determinism.json
-    python scripts/check_train_determinism.py --env MKL_DYNAMIC=FALSE --env MKL_CBWR=AUTO,STRICT --out /tmp/d.json
+    python tools/check_train_determinism.py                       # -> results/train_determinism.json
+    python tools/check_train_determinism.py --env MKL_DYNAMIC=FALSE --env MKL_CBWR=AUTO,STRICT --out /tmp/d.json
 
 Why it matters: when two trainings differ, the tuned model's greedy answers differ too, so a rerun of
 the pipeline (or a fresh clone) generates and judges new tuned answers instead of reusing the
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                          "train_loss_curve": manifest.get("train_loss_curve"), "eval_loss_curve": manifest.get("eval_loss_curve")})
             print(json.dumps(rows[-1]), flush=True)
     identical = len({r["adapter_sha256"] for r in rows}) == 1
-    result = {"command": "python scripts/check_train_determinism.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    result = {"command": "python tools/check_train_determinism.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "config": str(a.config), "steps": a.steps, "env": extra, "runs": rows, "bit_identical": identical,
               "hardware": hardware(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_result(a.out, result, summary=f"adapters {'identical' if identical else 'differ'}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Generation speed: vLLM (1 request, N concurrent) vs the in-process transformers backend (batch 1, batched N).
 
-    python scripts/bench_generate.py                      # full run -> results/bench_generate.json
-    python scripts/bench_generate.py --quick --out /tmp/bench_generate.json   # smoke check (4 prompts, 16 tokens)
+    python tools/bench_generate.py                      # full run -> results/bench_generate.json
+    python tools/bench_generate.py --quick --out /tmp/bench_generate.json   # smoke check (4 prompts, 16 tokens)
 
 Same prompts (the first N items of data/eval.jsonl, else the questions of
 tests/fixtures/eval_tiny.jsonl repeated to N), each sent with the support system prompt; same model

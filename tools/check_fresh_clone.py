@@ -7,8 +7,8 @@ clone's regenerated ``results/summary.json`` with the committed one: every outco
 hallucination rates, calibration, reference check, lm-eval, training losses and tokens) must be equal;
 times, dates and paths may differ. Writes ``results/fresh_clone_check.json`` here.
 
-    python scripts/check_fresh_clone.py                # setup from scratch in the clone (PyPI, pip cache)
-    python scripts/check_fresh_clone.py --reuse-envs   # link this checkout's .venv/.venv-vllm (time the pipeline only)
+    python tools/check_fresh_clone.py                # setup from scratch in the clone (PyPI, pip cache)
+    python tools/check_fresh_clone.py --reuse-envs   # link this checkout's .venv/.venv-vllm (time the pipeline only)
 
 What a fresh clone reuses: the committed answers (results/answers/, used again only when the retrained
 weights have the same sha256 as the weights that made them) and the committed judge cache
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         judge_usage = json.loads((clone / "results" / "judge_summary.json").read_text()).get("judge_usage", {})
         reused = [line.strip() for line in log.read_text().splitlines() if "is not served" in line]
         diffs = outcome_differences(committed_summary(), regenerated)
-        out = {"command": "python scripts/check_fresh_clone.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        out = {"command": "python tools/check_fresh_clone.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                "commit": commit, "reuse_envs": a.reuse_envs, "setup_s": setup_s, "pipeline_s": pipeline_s,
                "total_s": round(setup_s + pipeline_s, 1),
                "stages": [{k: s.get(k) for k in ("stage", "status", "seconds")} for s in timing["stages"]],

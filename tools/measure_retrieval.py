@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Measure retrieval over the product KB (BM25, dense, hybrid) on the eval items' kb_refs -> results/retrieval.json.
 
-    python scripts/measure_retrieval.py                                   # every method x query mode
-    python scripts/measure_retrieval.py --methods bm25 --query-modes last --max-chars 600
+    python tools/measure_retrieval.py                                   # every method x query mode
+    python tools/measure_retrieval.py --methods bm25 --query-modes last --max-chars 600
 
 Each eval item with ``kb_refs`` (file names of ``data/kb``) becomes a query built from its conversation
 (--query-modes: ``last`` = the last user message, ``users`` = every user turn, ``all`` = every turn,
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             build_s = round(time.perf_counter() - t0, 2)
             for mode in a.query_modes:
-                cmd = (f"python scripts/measure_retrieval.py --methods {method} --query-modes {mode} "
+                cmd = (f"python tools/measure_retrieval.py --methods {method} --query-modes {mode} "
                        f"--max-chars {max_chars}")
                 runs.append({"method": method, "query_mode": mode, "max_chars": max_chars, "command": cmd,
                              "n_chunks": len(index.chunks), "index_key": index.key,
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                              **measure(index, queries[mode])})
     first = next(iter(queries.values()))
     n_refs = Counter(len(q.kb_refs) for q in first)
-    cmd = ("python scripts/measure_retrieval.py --methods " + " ".join(a.methods) + " --query-modes "
+    cmd = ("python tools/measure_retrieval.py --methods " + " ".join(a.methods) + " --query-modes "
            + " ".join(a.query_modes) + " --max-chars " + " ".join(map(str, a.max_chars)))
     result = {
         "command": cmd, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
