@@ -22,6 +22,7 @@ from typing import Any
 
 from supportbot import behaviour as bh
 from supportbot import records
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 from supportbot.stats import bootstrap_ci, paired_bootstrap_diff
@@ -102,6 +103,7 @@ def parse_named(values: list[str]) -> dict[str, Path]:
     return out
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--answers", action="append", metavar="NAME=PATH",

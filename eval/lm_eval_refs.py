@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import read_jsonl, write_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR, load_prompt
 from supportbot.provenance import write_result
@@ -65,6 +66,7 @@ def evaluate(model_dir: Path, limit: int | None, batch_size: int) -> dict:
     }
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, metavar="NAME=DIR", help="model name and local folder (repeat)")

@@ -166,3 +166,27 @@ def test_fault_H_demo_question_not_utf8(endpoint: str) -> None:
     err = res.stderr.decode("utf-8", "replace")
     assert res.returncode == 2 and "Traceback" not in err
     assert "argument question: not UTF-8 text: byte 0xff at character 1" in err
+
+
+# ------------------------------------------------------------------ every entry point goes through run_cli
+@pytest.mark.parametrize("target", ["eval.generate:main", "eval.behaviour:main", "eval.examples:main",
+                                    "eval.lm_eval_refs:main", "eval.report:main", "judge.run:_main",
+                                    "supportbot.data.__main__:main", "demo.py:main", "scripts/run_pipeline.py:main"])
+def test_entry_points_run_through_run_cli(target: str) -> None:
+    import importlib
+    import importlib.util
+
+    where, name = target.split(":")
+    if where.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(Path(where).stem, ROOT / where)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    wrapped = getattr(module, name)
+    assert wrapped.__wrapped__ is not wrapped and wrapped.__code__.co_name == "wrapped"  # cli_errors.cli_main
+
+
+def test_pipeline_unknown_stage_is_one_error_line() -> None:
+    line = _error_line(_run(["scripts/run_pipeline.py", "--until", "no-such-stage"]))
+    assert line.startswith("error: --until no-such-stage: no such stage (stages: bootstrap")
