@@ -137,3 +137,20 @@ def test_dev_scenario_without_key_facts_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError) as exc:
         build(d, FIX / "kb", tmp_path / "out", system_prompt="S", dev_fraction=0.3, eval_count=None)
     assert f"{d / 'product.yaml'}:" in str(exc.value) and ": key_facts: dev scenario" in str(exc.value)
+
+
+def test_guard_set_validates_has_40_items_and_no_leakage() -> None:
+    from supportbot.data.leakage import check
+    from supportbot.data.validate import validate_files
+
+    path = DATA_DIR / "guard.jsonl"
+    issues, counts = validate_files([path], sequence_len=None, tokenizer=None, kind="eval")
+    assert not issues, issues
+    rows = read_jsonl(path)
+    assert counts[str(path)] == len(rows) >= 40
+    assert all(r["domain"] == "it" and r["answerable"] and r["key_facts"] for r in rows)
+    train = [r for p in (DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl", VARIANTS / "train_fixed.jsonl")
+             for r in read_jsonl(p)]
+    questions, answers = check(train, rows, n=8)  # the leakage command's defaults: n 8, thresholds 0.5 / 0.8
+    assert all(p.score <= 0.5 for p in questions) and all(p.score <= 0.8 for p in answers)
+    assert not any(bh.asks_question(r["reference_answer"]) or bh.escalates(r["reference_answer"]) for r in rows)
