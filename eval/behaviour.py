@@ -22,6 +22,7 @@ from typing import Any
 
 from supportbot import behaviour as bh
 from supportbot import records
+from supportbot.cli_args import positive_int
 from supportbot.cli_errors import cli_main
 from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--answers", action="append", metavar="NAME=PATH",
                    help="answer file of one model (repeat; the first is the reference; default: base and tuned in results/answers/)")
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval file (default: %(default)s)")
-    p.add_argument("--limit", type=int, help="first N eval items only")
+    p.add_argument("--limit", type=positive_int, help="first N eval items only")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "behaviour.json", help="output JSON (default: %(default)s)")
     args = p.parse_args(argv)
     named = parse_named(args.answers) if args.answers else {m: RESULTS_DIR / "answers" / f"{m}.jsonl" for m in ("base", "tuned")}

@@ -1,0 +1,51 @@
+"""Issue 24, fault I in the other evaluation CLIs: a count of 0 or below is a usage error (rc 2), not a silent
+result. ``eval/behaviour.py --limit -3`` judged all but the last three items and ``--limit 0`` wrote a summary
+of nothing, both with rc 0; ``eval/lm_eval_refs.py --limit``/``--batch-size`` went unchecked to lm-eval.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import behaviour, lm_eval_refs
+
+
+def _eval_and_answers(tmp: Path, n: int = 4) -> tuple[Path, Path]:
+    ev, ans = tmp / "eval.jsonl", tmp / "m.jsonl"
+    ev.write_text("".join(json.dumps({"id": f"q{i}", "domain": "it", "answerable": True, "messages": [],
+                                      "reference_answer": "x", "key_facts": []}) + "\n" for i in range(n)))
+    ans.write_text("".join(json.dumps({"id": f"q{i}", "answer": "Restart the router.", "model": "m"}) + "\n"
+                           for i in range(n)))
+    return ev, ans
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_fault_I_behaviour_limit_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  value: str) -> None:
+    ev, ans = _eval_and_answers(tmp_path)
+    out = tmp_path / "o.json"
+    with pytest.raises(SystemExit) as exc:
+        behaviour.main(["--eval", str(ev), "--answers", f"m={ans}", "--out", str(out), "--limit", value])
+    assert exc.value.code == 2 and "argument --limit: must be >= 1" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_behaviour_limit_keeps_the_first_n(tmp_path: Path) -> None:
+    ev, ans = _eval_and_answers(tmp_path)
+    out = tmp_path / "o.json"
+    assert behaviour.main(["--eval", str(ev), "--answers", f"m={ans}", "--out", str(out), "--limit", "3"]) == 0
+    assert [r["id"] for r in json.loads(out.read_text())["rows"]] == ["q0", "q1", "q2"]
+
+
+@pytest.mark.parametrize(("option", "value"), [("--limit", "0"), ("--limit", "-3"), ("--batch-size", "0"),
+                                               ("--batch-size", "-1")])
+def test_fault_I_lm_eval_refs_counts_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      option: str, value: str) -> None:
+    """Refused while parsing, before a model is loaded or the reference prompts are rendered."""
+    with pytest.raises(SystemExit) as exc:
+        lm_eval_refs.main(["--model", f"base={tmp_path}", "--out", str(tmp_path / "l.json"), option, value])
+    assert exc.value.code == 2 and f"argument {option}: must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "l.json").exists()
