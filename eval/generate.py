@@ -29,7 +29,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from supportbot.cli_args import positive_int, prompt_name
+from supportbot.cli_args import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prompt_name,
+)
 from supportbot.cli_errors import check_writable, cli_main
 from supportbot.generation import (
     DEFAULT_API_KEY_ENV,
@@ -53,13 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval JSONL with id and messages")
     p.add_argument("--concurrency", type=positive_int, default=8, help="requests in flight at once")
     p.add_argument("--max-tokens", type=positive_int, default=256)
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=non_negative_float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repetition-penalty", type=float, default=1.0,
                    help="vLLM repetition_penalty (1.0 = off; recorded in every answer row's decoding)")
     p.add_argument("--limit", type=positive_int, default=None, help="answer only the first N eval items (a later run without it continues)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
-    p.add_argument("--max-retries", type=int, default=3, help="the openai client's retries per request")
+    p.add_argument("--timeout", type=positive_float, default=300.0, help="seconds per request")
+    p.add_argument("--max-retries", type=non_negative_int, default=3, help="the openai client's retries per request")
     p.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV, help="env var holding the API key (\"EMPTY\" when unset)")
     p.add_argument("--system-prompt", type=prompt_name, default=SYSTEM_PROMPT_NAME,
                    help="prompt file name under prompts/ (no folders)")

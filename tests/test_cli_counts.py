@@ -1,6 +1,7 @@
-"""Issue 24, fault I in the other evaluation CLIs: a count of 0 or below is a usage error (rc 2), not a silent
-result. ``eval/behaviour.py --limit -3`` judged all but the last three items and ``--limit 0`` wrote a summary
-of nothing, both with rc 0; ``eval/lm_eval_refs.py --limit``/``--batch-size`` went unchecked to lm-eval.
+"""Issue 24, fault I in the other evaluation CLIs and options: a number out of range is a usage error (rc 2)
+naming the option, not a silent or misleading result. ``eval/behaviour.py --limit -3`` summarised all but the
+last three items and ``--limit 0`` nothing, both with rc 0; ``eval/lm_eval_refs.py --limit``/``--batch-size``
+went unchecked to lm-eval; ``eval/generate.py --timeout``/``--max-retries``/``--temperature`` were unchecked.
 """
 
 from __future__ import annotations
@@ -49,3 +50,22 @@ def test_fault_I_lm_eval_refs_counts_must_be_positive(tmp_path: Path, capsys: py
         lm_eval_refs.main(["--model", f"base={tmp_path}", "--out", str(tmp_path / "l.json"), option, value])
     assert exc.value.code == 2 and f"argument {option}: must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "l.json").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--timeout", "0", "must be > 0, got 0.0"), ("--timeout", "-1", "must be > 0, got -1.0"),
+    ("--timeout", "nan", "must be > 0, got nan"), ("--max-retries", "-1", "must be >= 0, got -1"),
+    ("--temperature", "-0.5", "must be >= 0, got -0.5"), ("--temperature", "inf", "must be >= 0, got inf"),
+])
+def test_fault_I_generate_timeout_retries_temperature(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      option: str, value: str, message: str) -> None:
+    """--timeout 0 was reported as 'nothing answers ... is the server running?', --timeout -1 failed every item
+    ('Timeout value out of range', rc 1), --max-retries -1 did not name the option: usage errors now."""
+    from eval import generate
+
+    out = tmp_path / "a.jsonl"
+    with pytest.raises(SystemExit) as exc:
+        generate.main(["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--out", str(out), option, value])
+    assert exc.value.code == 2 and f"argument {option}: {message}" in capsys.readouterr().err
+    assert not out.exists()
+
