@@ -1,7 +1,8 @@
 """Issue 24, fault I in the other evaluation CLIs and options: a number out of range is a usage error (rc 2)
 naming the option, not a silent or misleading result. ``eval/behaviour.py --limit -3`` summarised all but the
 last three items and ``--limit 0`` nothing, both with rc 0; ``eval/lm_eval_refs.py --limit``/``--batch-size``
-went unchecked to lm-eval; ``eval/generate.py --timeout``/``--max-retries``/``--temperature`` were unchecked.
+went unchecked to lm-eval; ``eval/generate.py --timeout``/``--max-retries``/``--temperature`` were unchecked;
+``python -m supportbot.data leakage --n``/``--threshold`` and ``validate --sequence-len`` too.
 """
 
 from __future__ import annotations
@@ -69,3 +70,19 @@ def test_fault_I_generate_timeout_retries_temperature(tmp_path: Path, capsys: py
     assert exc.value.code == 2 and f"argument {option}: {message}" in capsys.readouterr().err
     assert not out.exists()
 
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["leakage", "--n", "0"], "argument --n: must be >= 1, got 0"),  # was '0-gram containment ... FAILED', rc 1
+    (["leakage", "--threshold", "5"], "argument --threshold: must be in [0, 1], got 5.0"),  # could never fail
+    (["leakage", "--answer-threshold", "-0.1"], "argument --answer-threshold: must be >= 0, got -0.1"),
+    (["validate", "data/eval.jsonl", "--sequence-len", "0"],  # 0 was taken as 'not given': the config's 1024
+     "argument --sequence-len: must be >= 1, got 0"),
+    (["validate", "data/eval.jsonl", "--sequence-len", "-5"], "argument --sequence-len: must be >= 1, got -5"),
+])
+def test_fault_I_data_cli_option_ranges(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    from supportbot.data.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2 and message in capsys.readouterr().err

@@ -140,6 +140,8 @@ def test_check_writable_read_only(tmp_path: Path, monkeypatch) -> None:
     (cli_args.positive_float, "inf", None), (cli_args.positive_float, "x", None),
     (cli_args.non_negative_float, "0", 0.0), (cli_args.non_negative_float, "0.7", 0.7),
     (cli_args.non_negative_float, "-0.1", None), (cli_args.non_negative_float, "nan", None),
+    (cli_args.share, "0", 0.0), (cli_args.share, "1", 1.0), (cli_args.share, "0.8", 0.8), (cli_args.share, "1.5", None),
+    (cli_args.share, "-0.1", None), (cli_args.share, "nan", None),
 ])
 def test_number_types(parse, value: str, ok: float | None) -> None:
     if ok is None:

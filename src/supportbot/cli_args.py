@@ -41,6 +41,14 @@ def non_negative_float(value: str) -> float:
     return float(_number(value, float, 0))
 
 
+def share(value: str) -> float:
+    """A share in [0, 1] (an overlap threshold: above 1 a check could never fail, below 0 never pass)."""
+    x = float(_number(value, float, 0))
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
+    return x
+
+
 def fraction(value: str) -> float:
     """A share in [0, 1) (e.g. the dev split's fraction)."""
     try:
