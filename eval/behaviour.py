@@ -23,7 +23,7 @@ from typing import Any
 from supportbot import behaviour as bh
 from supportbot import records
 from supportbot.cli_args import positive_int
-from supportbot.cli_errors import cli_main
+from supportbot.cli_errors import CliError, cli_main
 from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 from supportbot.stats import bootstrap_ci, paired_bootstrap_diff
@@ -36,11 +36,8 @@ METRICS = ("loop_rate", "max_tokens_rate", "escalation_rate_unanswerable", "clar
 
 
 def load_answers(path: Path) -> dict[str, dict[str, Any]]:
-    """Answer rows by id (a string); a duplicate id is an error naming the file and line."""
-    try:
-        return {rid: a.row for rid, a in records.load_answers(path, duplicates="error").items()}
-    except records.AnswerFileError as exc:
-        raise SystemExit(str(exc)) from None
+    """Answer rows by id (a string); a bad row or a duplicate id is an ``AnswerFileError`` naming file and line."""
+    return {rid: a.row for rid, a in records.load_answers(path, duplicates="error").items()}
 
 
 def item_values(item: dict[str, Any], answer: dict[str, Any]) -> dict[str, float | None]:
@@ -67,7 +64,7 @@ def summarize(items: list[dict[str, Any]], answers: dict[str, dict[Any, dict[str
     for name, rows in answers.items():
         missing = [it["id"] for it in items if it["id"] not in rows]
         if missing:
-            raise SystemExit(f"{name}: no answer for {len(missing)} eval item(s), e.g. {missing[:3]}")
+            raise CliError(f"{name}: no answer for {len(missing)} eval item(s), e.g. {missing[:3]}")
     values = {name: [item_values(it, answers[name][str(it["id"])]) for it in items] for name in names}
     models: dict[str, Any] = {}
     for name in names:
@@ -99,7 +96,7 @@ def parse_named(values: list[str]) -> dict[str, Path]:
     for v in values:
         name, sep, path = v.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"--answers must look like NAME=PATH, got {v!r}")
+            raise CliError(f"--answers must look like NAME=PATH, got {v!r}")
         out[name] = Path(path)
     return out
 
@@ -118,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     answers = {}
     for name, path in named.items():
         if not path.is_file():
-            raise SystemExit(f"{path}: answer file not found")
+            raise CliError(f"{path}: answer file not found")
         answers[name] = load_answers(path)
     result = summarize(items, answers)
     result["command"] = "python eval/behaviour.py " + " ".join(argv if argv is not None else sys.argv[1:])

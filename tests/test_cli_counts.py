@@ -86,3 +86,20 @@ def test_fault_I_data_cli_option_ranges(capsys: pytest.CaptureFixture[str], args
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_behaviour_bad_input_is_one_error_line_rc_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad answers row, a missing answer, a bad --answers: were SystemExit messages with rc 1 and no 'error:'."""
+    ev, ans = _eval_and_answers(tmp_path)
+    out = tmp_path / "o.json"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "q0", "model": "m"}) + "\n")
+    short = tmp_path / "short.jsonl"
+    short.write_text(ans.read_text().splitlines()[0] + "\n")
+    for answers, line in [(f"m={bad}", f"error: {bad}:1: missing field 'answer'"),
+                          (f"m={short}", "error: m: no answer for 3 eval item(s), e.g. ['q1', 'q2', 'q3']"),
+                          ("m", "error: --answers must look like NAME=PATH, got 'm'"),
+                          (f"m={tmp_path / 'none.jsonl'}", f"error: {tmp_path / 'none.jsonl'}: answer file not found")]:
+        assert behaviour.main(["--eval", str(ev), "--answers", answers, "--out", str(out)]) == 2
+        assert capsys.readouterr().err == line + "\n"
+    assert not out.exists()
