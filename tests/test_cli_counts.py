@@ -103,3 +103,20 @@ def test_behaviour_bad_input_is_one_error_line_rc_2(tmp_path: Path, capsys: pyte
         assert behaviour.main(["--eval", str(ev), "--answers", answers, "--out", str(out)]) == 2
         assert capsys.readouterr().err == line + "\n"
     assert not out.exists()
+
+
+def test_fault_I_judge_seed_must_be_non_negative(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--seed -1 judged every pair, then failed in the bootstrap with 'error: expected non-negative integer'."""
+    from judge_fake import FakeJudge, cli_args, write_workspace
+
+    from judge import run as judge_run
+
+    fake = FakeJudge()
+    try:
+        write_workspace(tmp_path)
+        with pytest.raises(SystemExit) as exc:
+            judge_run.main(["pairwise", *cli_args(tmp_path, fake.base_url, "--seed", "-1")])
+        assert exc.value.code == 2 and "argument --seed: must be >= 0, got -1" in capsys.readouterr().err
+        assert fake.requests == []
+    finally:
+        fake.close()
