@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supportbot.cli_args import positive_int, utf8_text
+from supportbot.cli_errors import CliError, cli_main
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TUNED_DIR, KB_DIR, load_prompt
 from supportbot.runtime_env import apply_safe_env
 
@@ -79,7 +81,7 @@ def choose_models(a: argparse.Namespace, served: list[str] | None) -> list[str]:
     if served is not None:
         missing = [n for n in (a.base_name, a.tuned_name) if n not in served]
         if a.base_name in missing and a.tuned_name in missing:
-            raise SystemExit(f"error: {a.base_url} serves {served}, neither {a.base_name!r} nor {a.tuned_name!r} "
+            raise CliError(f"{a.base_url} serves {served}, neither {a.base_name!r} nor {a.tuned_name!r} "
                              "(set --base-name/--tuned-name)")
         if a.tuned_name in missing:
             print(f"note: {a.base_url} has no model {a.tuned_name!r}; answering with {a.base_name!r} only.",
@@ -134,15 +136,10 @@ class Session:
             print(f"[{m}] ", end="", flush=True)
             answers = {m: self.ask(m, [system[m], *self.history[m]], lambda d: print(d, end="", flush=True))}
             print()
-        else:  # both models at once (each has its own worker), then shown side by side
-            answers: dict[str, str] = {}
-            threads = [threading.Thread(target=lambda m=m: answers.__setitem__(
-                m, self.ask(m, [system[m], *self.history[m]], None))) for m in self.models]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            answers = {m: answers.get(m, "") for m in self.models}
+        else:  # both models at once (each has its own worker), then shown side by side; a failure is raised here
+            with ThreadPoolExecutor(len(self.models)) as pool:
+                futures = {m: pool.submit(self.ask, m, [system[m], *self.history[m]], None) for m in self.models}
+                answers = {m: f.result() for m, f in futures.items()}
             show_side_by_side(question, answers)
         for m, text in answers.items():
             self.history[m].append({"role": "assistant", "content": text})
@@ -153,10 +150,13 @@ def interactive(session: Session) -> None:
     print(f"supportbot demo ({' vs '.join(session.models)}). Type a question; 'quit' or Ctrl-D to leave.")
     while True:
         try:
-            q = input("you> ").strip()
+            q = utf8_text(input("you> ").strip())
         except (EOFError, KeyboardInterrupt):
             print()
             return
+        except (UnicodeError, argparse.ArgumentTypeError) as exc:  # one bad line does not end the session
+            print(f"error: {exc}", file=sys.stderr)
+            continue
         if q.lower() in {"quit", "exit", ":q"}:
             return
         if q:
@@ -166,20 +166,21 @@ def interactive(session: Session) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("question", nargs="*", help="the question (none: interactive session)")
+    p.add_argument("question", nargs="*", type=utf8_text, help="the question (none: interactive session)")
     p.add_argument("--compare", action="store_true", help="answer with base and tuned, side by side")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint to ask instead of loading the models here")
     p.add_argument("--base-dir", type=Path, default=DEFAULT_BASE_MODEL_DIR, help="base model folder (local mode)")
     p.add_argument("--tuned-dir", type=Path, default=DEFAULT_TUNED_DIR, help="tuned (merged) model folder (local mode)")
     p.add_argument("--base-name", default="base", help="served name of the base model")
     p.add_argument("--tuned-name", default="tuned", help="served name of the tuned model")
-    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--max-tokens", type=positive_int, default=256)
     p.add_argument("--kb", action="store_true", help="retrieval on: put the KB passages retrieved for the conversation "
                    "into the prompt and show them")
     p.add_argument("--kb-dir", type=Path, default=KB_DIR, help="knowledge base folder for --kb")
     return p.parse_args(argv)
 
 
+@cli_main  # a dead endpoint, a refused key, a bad KB folder: "error: <where>: <problem>", rc 2
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     apply_safe_env()
@@ -191,23 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         models = choose_models(a, None)
         dirs = {a.base_name: a.base_dir, a.tuned_name: a.tuned_dir}
         if not (a.base_dir / "config.json").is_file() and a.base_name in models:
-            print(f"error: no base model at {a.base_dir}: run `python scripts/bootstrap_model.py`", file=sys.stderr)
-            return 2
+            raise CliError(f"no base model at {a.base_dir}: run `python scripts/bootstrap_model.py`")
         print(f"loading {', '.join(f'{m} ({dirs[m]})' for m in models)} …", file=sys.stderr, flush=True)
         ask, close = local_asker({m: dirs[m] for m in models}, a.max_tokens)
-    kb = None
-    if a.kb:
-        from supportbot.kb_prompt import KbPrompter
-        from supportbot.retrieval import RetrievalError
-
-        try:
-            kb = KbPrompter.build(a.kb_dir)
-        except (RetrievalError, OSError, ValueError) as exc:
-            close()
-            print(f"error: --kb: {exc}", file=sys.stderr)
-            return 2
-    session = Session(ask, models, kb)
     try:
+        kb = None
+        if a.kb:
+            from supportbot.kb_prompt import KbPrompter
+
+            kb = KbPrompter.build(a.kb_dir)
+        session = Session(ask, models, kb)
         if a.question:
             session.turn(" ".join(a.question))
         else:

@@ -22,6 +22,8 @@ from typing import Any
 
 from supportbot import behaviour as bh
 from supportbot import records
+from supportbot.cli_args import positive_int
+from supportbot.cli_errors import CliError, cli_main
 from supportbot.jsonl import iter_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR
 from supportbot.stats import bootstrap_ci, paired_bootstrap_diff
@@ -57,7 +59,7 @@ def summarize(items: list[dict[str, Any]], answers: dict[str, dict[Any, dict[str
     for name, rows in answers.items():
         missing = [it["id"] for it in items if it["id"] not in rows]
         if missing:
-            raise SystemExit(f"{name}: no answer for {len(missing)} eval item(s), e.g. {missing[:3]}")
+            raise CliError(f"{name}: no answer for {len(missing)} eval item(s), e.g. {missing[:3]}")
     values = {name: [item_values(it, answers[name][str(it["id"])]) for it in items] for name in names}
     models: dict[str, Any] = {}
     for name in names:
@@ -89,17 +91,18 @@ def parse_named(values: list[str]) -> dict[str, Path]:
     for v in values:
         name, sep, path = v.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"--answers must look like NAME=PATH, got {v!r}")
+            raise CliError(f"--answers must look like NAME=PATH, got {v!r}")
         out[name] = Path(path)
     return out
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--answers", action="append", metavar="NAME=PATH",
                    help="answer file of one model (repeat; the first is the reference; default: base and tuned in results/answers/)")
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval file (default: %(default)s)")
-    p.add_argument("--limit", type=int, help="first N eval items only")
+    p.add_argument("--limit", type=positive_int, help="first N eval items only")
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "behaviour.json", help="output JSON (default: %(default)s)")
     args = p.parse_args(argv)
     named = parse_named(args.answers) if args.answers else {m: RESULTS_DIR / "answers" / f"{m}.jsonl" for m in ("base", "tuned")}
@@ -107,11 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     answers = {}
     for name, path in named.items():
         if not path.is_file():
-            raise SystemExit(f"{path}: answer file not found")
-        try:
-            answers[name] = records.answer_rows(path)
-        except records.AnswerFileError as exc:
-            raise SystemExit(str(exc)) from None
+            raise CliError(f"{path}: answer file not found")
+        answers[name] = records.answer_rows(path)
     result = summarize(items, answers)
     result["command"] = "python eval/behaviour.py " + " ".join(argv if argv is not None else sys.argv[1:])
     result["answers"] = {k: str(v) for k, v in named.items()}

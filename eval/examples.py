@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from supportbot.arms import ARMS, judge_results_dir
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import read_jsonl
 from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR
 
@@ -107,6 +108,7 @@ def write_examples(results_dir: Path, judge: str, eval_path: Path = DATA_DIR / "
     return out
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

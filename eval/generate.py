@@ -29,20 +29,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from supportbot.cli_args import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prompt_name,
+)
+from supportbot.cli_errors import check_writable, cli_main
 from supportbot.generation import (
     DEFAULT_API_KEY_ENV,
     SYSTEM_PROMPT_NAME,
     Decoding,
-    EvalFileError,
-    OutputMismatchError,
     api_key_from_env,
     generate,
     load_eval,
 )
-from supportbot.jsonl import JsonlError
 from supportbot.kb_prompt import DEFAULT_K, KbPrompter
 from supportbot.paths import DATA_DIR
-from supportbot.retrieval import DEFAULT_METHOD, KB_DIR, METHODS, RetrievalError
+from supportbot.retrieval import DEFAULT_METHOD, KB_DIR, METHODS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,62 +57,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", required=True, help="model name as the endpoint serves it (e.g. base, tuned)")
     p.add_argument("--out", required=True, type=Path, help="answers JSONL (appended to; e.g. results/answers/base.jsonl)")
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval JSONL with id and messages")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
-    p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--concurrency", type=positive_int, default=8, help="requests in flight at once")
+    p.add_argument("--max-tokens", type=positive_int, default=256)
+    p.add_argument("--temperature", type=non_negative_float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repetition-penalty", type=float, default=1.0,
                    help="vLLM repetition_penalty (1.0 = off; recorded in every answer row's decoding)")
-    p.add_argument("--limit", type=int, default=None, help="answer only the first N eval items (a later run without it continues)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
-    p.add_argument("--max-retries", type=int, default=3, help="the openai client's retries per request")
+    p.add_argument("--limit", type=positive_int, default=None, help="answer only the first N eval items (a later run without it continues)")
+    p.add_argument("--timeout", type=positive_float, default=300.0, help="seconds per request")
+    p.add_argument("--max-retries", type=non_negative_int, default=3, help="the openai client's retries per request")
     p.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV, help="env var holding the API key (\"EMPTY\" when unset)")
-    p.add_argument("--system-prompt", default=SYSTEM_PROMPT_NAME, help="prompt file name under prompts/")
+    p.add_argument("--system-prompt", type=prompt_name, default=SYSTEM_PROMPT_NAME,
+                   help="prompt file name under prompts/ (no folders)")
     p.add_argument("--model-fingerprint", help="identifies the served weights (e.g. their sha256); recorded in every row, "
                    "and existing rows made with another fingerprint are refused instead of resumed")
     p.add_argument("--kb", action="store_true", help="retrieval on: put the KB passages retrieved for each "
                    "conversation into the prompt (prompts/support_kb.txt)")
     p.add_argument("--kb-dir", type=Path, default=KB_DIR, help="knowledge base folder of *.md files (with --kb)")
-    p.add_argument("--kb-k", type=int, default=DEFAULT_K, help="passages per conversation (with --kb)")
+    p.add_argument("--kb-k", type=positive_int, default=DEFAULT_K, help="passages per conversation (with --kb)")
     p.add_argument("--kb-method", choices=METHODS, default=DEFAULT_METHOD,
                    help="retriever (with --kb; hybrid = BM25 + MiniLM, chosen in results/retrieval.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    if a.concurrency < 1:
-        p.error("--concurrency must be >= 1")
     if a.repetition_penalty <= 0:
         p.error("--repetition-penalty must be > 0 (1.0 = off)")
-    if a.limit is not None and a.limit < 1:
-        p.error("--limit must be >= 1")
-    if a.kb_k < 1:
-        p.error("--kb-k must be >= 1")
     return a
 
 
+@cli_main  # a bad eval/answers file, an --out that cannot be written, a bad KB: "error: file: problem", rc 2
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
-    try:
-        items = load_eval(a.eval)
-    except EvalFileError as exc:
-        print(f"error: bad eval file: {exc}", file=sys.stderr)
-        return 2
+    check_writable(a.out)  # before any request: a folder or read-only place fails now, not at the first answer
+    items = load_eval(a.eval)
     if a.limit is not None:
         items = items[: a.limit]
-    try:
-        kb = KbPrompter.build(a.kb_dir, method=a.kb_method, k=a.kb_k) if a.kb else None
-    except (RetrievalError, OSError, ValueError) as exc:
-        print(f"error: knowledge base: {exc}", file=sys.stderr)
-        return 2
+    kb = KbPrompter.build(a.kb_dir, method=a.kb_method, k=a.kb_k) if a.kb else None
     decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed,
                         repetition_penalty=a.repetition_penalty)
-    try:
-        stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
-                         api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
-                         timeout=a.timeout, max_retries=a.max_retries, system_prompt_name=a.system_prompt,
-                         progress=not a.no_progress, fingerprint=a.model_fingerprint, kb=kb)
-    except (OutputMismatchError, JsonlError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,
+                     api_key=api_key_from_env(a.api_key_env), decoding=decoding, concurrency=a.concurrency,
+                     timeout=a.timeout, max_retries=a.max_retries, system_prompt_name=a.system_prompt,
+                     progress=not a.no_progress, fingerprint=a.model_fingerprint, kb=kb)
     print(f"{a.out}: {stats.skipped} already there, {stats.written} new, {stats.failed} failed "
           f"({stats.total} items; {stats.completion_tokens} tokens in {stats.wall_s:.1f} s, "
           f"{stats.tokens_per_s:.1f} tok/s)", file=sys.stderr)

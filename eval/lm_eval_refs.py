@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from supportbot.cli_args import positive_int
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import read_jsonl, write_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR, load_prompt
 from supportbot.provenance import write_result
@@ -65,13 +67,14 @@ def evaluate(model_dir: Path, limit: int | None, batch_size: int) -> dict:
     }
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, metavar="NAME=DIR", help="model name and local folder (repeat)")
     parser.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "lm_eval.json")
-    parser.add_argument("--limit", type=int, help="only the first N items (smoke runs)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--limit", type=positive_int, help="only the first N items (smoke runs)")
+    parser.add_argument("--batch-size", type=positive_int, default=4)
     args = parser.parse_args(argv)
     apply_safe_env()
     models = {}

@@ -35,6 +35,7 @@ from eval.report_judge import TABLES as JUDGE_TABLES
 from eval.report_judge import judge_plots
 from eval.report_plots import plot_loss, plot_timing
 from eval.report_targets import targets_section, targets_table
+from supportbot.cli_errors import cli_main
 from supportbot.paths import DEFAULT_RUN_DIR, RESULTS_DIR
 from supportbot.stages import last_seconds
 
@@ -205,6 +206,7 @@ def flatten(prefix: str, obj: Any, rows: list[tuple[str, Any]]) -> None:
         rows.append((prefix, obj))
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)

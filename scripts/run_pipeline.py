@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from supportbot.arms import ARMS, DECODING_FILE, Arm, generate_answers, judge_results_dir, parse_arms
+from supportbot.cli_errors import CliError, cli_main
 from supportbot.paths import (
     DATA_DIR,
     DEFAULT_BASE_MODEL_DIR,
@@ -191,6 +192,7 @@ def write_manifest(results: Path, timings: list[dict], started: float, args: arg
     (results / "pipeline_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+@cli_main  # unreadable/bad input files: "error: file: problem", rc 2 (supportbot.cli_errors)
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.until:
         names = [s.name for s in stages]
         if args.until not in names:
-            raise SystemExit(f"--until {args.until}: no such stage (stages: {', '.join(names)})")
+            raise CliError(f"--until {args.until}: no such stage (stages: {', '.join(names)})")
         stages = stages[: names.index(args.until) + 1]
     results.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

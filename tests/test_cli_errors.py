@@ -135,6 +135,13 @@ def test_check_writable_read_only(tmp_path: Path, monkeypatch) -> None:
     (cli_args.positive_int, "-3", None), (cli_args.positive_int, "2.5", None), (cli_args.positive_int, "x", None),
     (cli_args.fraction, "0", 0.0), (cli_args.fraction, "0.1", 0.1), (cli_args.fraction, "1", None),
     (cli_args.fraction, "5", None), (cli_args.fraction, "-0.1", None), (cli_args.fraction, "nan", None),
+    (cli_args.non_negative_int, "0", 0), (cli_args.non_negative_int, "3", 3), (cli_args.non_negative_int, "-1", None),
+    (cli_args.non_negative_int, "1.5", None), (cli_args.positive_float, "0.5", 0.5), (cli_args.positive_float, "0", None),
+    (cli_args.positive_float, "inf", None), (cli_args.positive_float, "x", None),
+    (cli_args.non_negative_float, "0", 0.0), (cli_args.non_negative_float, "0.7", 0.7),
+    (cli_args.non_negative_float, "-0.1", None), (cli_args.non_negative_float, "nan", None),
+    (cli_args.share, "0", 0.0), (cli_args.share, "1", 1.0), (cli_args.share, "0.8", 0.8), (cli_args.share, "1.5", None),
+    (cli_args.share, "-0.1", None), (cli_args.share, "nan", None),
 ])
 def test_number_types(parse, value: str, ok: float | None) -> None:
     if ok is None:

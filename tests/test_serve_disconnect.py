@@ -4,12 +4,18 @@ Fault A: a client that disconnected while its request was still queued behind a 
 the model's worker thread (``set_result`` on a cancelled future), and from then on no request was
 answered while ``/healthz`` said ok. Here clients leave while queued, while their prompt is being
 prefilled, while decoding and while streaming, several at once, and the next request must be answered.
+
+The stages are reached by what the server reports, not by sleeping (so a slow, busy machine reaches
+them too): a client that leaves is a raw socket that sent its request and is closed once ``/healthz``
+shows the request queued or its batch started, or once a stream beside it is decoding.
 """
 
 from __future__ import annotations
 
-import threading
+import json
+import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -22,6 +28,8 @@ pytestmark = pytest.mark.slow
 
 USER = [{"role": "user", "content": "My printer says it is offline. What should I do?"}]
 LONG_PROMPT = [{"role": "user", "content": "Why does my printer go offline? " * 700}]  # ~5,000 tokens to prefill
+ENDLESS = {"max_tokens": 2000, "ignore_eos": True}  # decodes until its client leaves
+ANSWER_S = 600  # a finishing request's client waits this long (2 busy cores can be very slow)
 
 
 @pytest.fixture(scope="module")
@@ -32,74 +40,113 @@ def server(base_model_dir):
         yield srv
 
 
-def _post(url: str, timeout: float, **body) -> httpx.Response:
+class Leaver:
+    """A client that sends a chat request on a raw socket and later goes away (closes the connection,
+    as a killed or timed-out client does), having had no answer."""
+
+    def __init__(self, url: str, **body) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        data = json.dumps({"messages": USER, "temperature": 0, **body}).encode()
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        self.sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+
+    def leave(self) -> None:
+        self.sock.setblocking(False)
+        try:
+            got = self.sock.recv(1)
+        except BlockingIOError:
+            got = b""
+        self.sock.close()
+        assert not got, "the answer came before the client left: this stage was not tested"
+
+
+def _health(url: str) -> dict:
+    return httpx.get(url + "/healthz", timeout=60).json()["models"]["base"]
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not reached after {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def _post(url: str, timeout: float = ANSWER_S, **body) -> httpx.Response:
     return httpx.post(url + "/v1/chat/completions", json={"messages": USER, "temperature": 0, **body}, timeout=timeout)
 
 
-def _gives_up(url: str, timeout: float, **body) -> None:
-    """A client that stops waiting after ``timeout`` s (its connection closes, as a killed client's does)."""
-    with pytest.raises(httpx.ReadTimeout):
-        _post(url, timeout, **body)
-
-
-def _streams_then_leaves(url: str, chunks: int) -> int:
-    """Read ``chunks`` server-sent events of a long stream, then close the connection."""
-    body = {"messages": USER, "max_tokens": 1500, "ignore_eos": True, "stream": True}
-    seen = 0
-    with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=60) as r:
-        assert r.status_code == 200
-        for line in r.iter_lines():
-            seen += line.startswith("data: ")
-            if seen >= chunks:
-                break
-    return seen
-
-
 def _answered(url: str) -> None:
-    """The next request is answered (within a minute; before the fix it hung for ever)."""
-    r = _post(url, 60, max_tokens=8)
+    """The next request is answered within 3 minutes (before the fix it hung for ever)."""
+    r = _post(url, timeout=180, max_tokens=8)
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["message"]["content"]
 
 
+def _stream_until(url: str, chunks: int, then: Callable[[], None]) -> None:
+    """Read ``chunks`` server-sent events of an endless stream, call ``then``, then close the connection."""
+    with httpx.stream("POST", url + "/v1/chat/completions", timeout=ANSWER_S,
+                      json={"messages": USER, "stream": True, **ENDLESS}) as r:
+        assert r.status_code == 200
+        seen = 0
+        for line in r.iter_lines():
+            seen += line.startswith("data: ")
+            if seen >= chunks:
+                break
+        then()
+
+
 def test_fault_A_client_leaving_while_queued_keeps_the_worker_alive(server):
-    """Fault A, as reported: A decodes (ignore_eos), B queues behind it and gives up after 1 s, C must answer."""
-    wait_idle(server.url)
-    with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(_post, server.url, 300, max_tokens=300, ignore_eos=True)
-        time.sleep(0.5)
-        _gives_up(server.url, 1.0, max_tokens=8)
-        assert a.result().status_code == 200
+    """Fault A, as reported: A decodes, B queues behind it and its client leaves, then A's leaves; C must
+    be answered and the worker is alive."""
+    before = wait_idle(server.url)["models"]["base"]
+    a = Leaver(server.url, **ENDLESS)
+    _until("A's batch started", lambda: _health(server.url)["batches_run"] > before["batches_run"])
+    b = Leaver(server.url, max_tokens=8)
+    _until("B queued behind A", lambda: _health(server.url)["queued"] == 2)
+    b.leave()
+    time.sleep(0.5)  # B's cancellation reaches the server while A still decodes
+    a.leave()
     _answered(server.url)
-    health = wait_idle(server.url)
-    assert health["models"]["base"]["alive"] is True
+    health = wait_idle(server.url, timeout=120)["models"]["base"]
+    assert health["alive"] is True and health["largest_batch"] == 1  # B never joined A's batch: it was queued
 
 
 def test_clients_leaving_at_every_stage_under_concurrency(server):
-    """Deliver 2: clients leave while queued, prefilling, decoding and streaming, at the same time as
-    requests that finish; every finishing request is answered, then the server is idle and answers."""
-    wait_idle(server.url)
-    done: list[int] = []
-    lock = threading.Lock()
+    """Deliver 2: clients leave while prefilling and queued (phase 1), while decoding and streaming
+    (phase 2), beside requests that finish; every finishing request is answered, then the server is idle
+    and answers, one request and a batch of four."""
+    with ThreadPoolExecutor(8) as pool:
+        # phase 1: a long prompt is prefilled; two leavers and two finishing requests queue behind it
+        start = wait_idle(server.url)["models"]["base"]["batches_run"]
+        prefilling = Leaver(server.url, messages=LONG_PROMPT, max_tokens=4)
+        _until("the long prompt's batch started", lambda: _health(server.url)["batches_run"] > start)
+        queued = [Leaver(server.url, max_tokens=8) for _ in range(2)]
+        finishing = [pool.submit(_post, server.url, max_tokens=6) for _ in range(2)]
+        _until("4 requests queued behind the prefill", lambda: _health(server.url)["queued"] == 5)
+        for client in (prefilling, *queued):
+            client.leave()
+        assert [f.result().status_code for f in finishing] == [200, 200]
 
-    def finishing() -> None:
-        r = _post(server.url, 300, max_tokens=12)
-        with lock:
-            done.append(r.status_code)
+        # phase 2: a stream decodes alone; five requests queue behind it, then its client leaves (streaming);
+        # the five decode as one batch, and once the stream among them is decoding, two plain clients
+        # leave mid-decode, then the stream's client; the two finishing requests are answered
+        wait_idle(server.url, timeout=120)
+        later: dict = {}
 
-    with ThreadPoolExecutor(12) as pool:
-        jobs = [pool.submit(_gives_up, server.url, 0.5, messages=LONG_PROMPT, max_tokens=4)]  # prefilling
-        time.sleep(0.1)
-        jobs += [pool.submit(_gives_up, server.url, 2.0, max_tokens=1500, ignore_eos=True) for _ in range(2)]  # decoding
-        jobs += [pool.submit(_streams_then_leaves, server.url, 3) for _ in range(2)]  # streaming
-        jobs += [pool.submit(finishing) for _ in range(3)]
-        time.sleep(0.3)
-        jobs += [pool.submit(_gives_up, server.url, 0.8, max_tokens=8) for _ in range(3)]  # queued behind the batch
-        jobs += [pool.submit(finishing) for _ in range(2)]
-        for job in jobs:
-            job.result()
-    assert done == [200] * 5
-    wait_idle(server.url, timeout=120)
+        def queue_five_behind() -> None:
+            later["decoding"] = [Leaver(server.url, **ENDLESS) for _ in range(2)]
+            later["finishing"] = [pool.submit(_post, server.url, max_tokens=12) for _ in range(2)]
+            later["stream"] = pool.submit(_stream_until, server.url, 3, lambda: [c.leave() for c in later["decoding"]])
+            _until("5 requests queued behind the first stream", lambda: _health(server.url)["queued"] == 6)
+
+        pool.submit(_stream_until, server.url, 3, queue_five_behind).result()
+        later["stream"].result()
+        assert [f.result().status_code for f in later["finishing"]] == [200, 200]
+
+    wait_idle(server.url, timeout=300)  # every row that lost its client stopped: nothing left decoding
     _answered(server.url)
     with ThreadPoolExecutor(4) as pool:  # a batch of several still decodes
-        assert [r.status_code for r in pool.map(lambda _: _post(server.url, 120, max_tokens=6), range(4))] == [200] * 4
+        assert [r.status_code for r in pool.map(lambda _: _post(server.url, max_tokens=6), range(4))] == [200] * 4
+    assert _health(server.url)["alive"] is True
+    assert "Exception in thread" not in server.log_path.read_text()

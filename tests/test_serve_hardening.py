@@ -150,7 +150,8 @@ def test_unreadable_bodies_are_in_the_api_error_shape(server):
 def test_dead_upstream_is_a_502_naming_it():
     """Defect 6: --upstream at a port nobody listens on gave 500 (httpx.ConnectError unhandled)."""
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    with ServerProcess.supportbot(upstream=dead, name="test-dead-upstream", extra_env={"SUPPORTBOT_API_KEY": ""}) as srv:
+    with ServerProcess.supportbot(upstream=dead, name="test-dead-upstream", ready_path="/config",
+                                  extra_env={"SUPPORTBOT_API_KEY": ""}) as srv:  # /healthz is 503 (fault O)
         cases = [("GET", "/v1/models", None),
                  ("POST", "/v1/chat/completions", {"model": "m", "messages": USER}),
                  ("POST", "/v1/chat/completions", {"messages": USER, "stream": True}),
@@ -160,4 +161,4 @@ def test_dead_upstream_is_a_502_naming_it():
             assert r.status_code == 502, (path, r.text)
             err = error_of(r.status_code, r.content)
             assert dead in err["message"] and "refused" in err["message"].lower() and err["code"] == "upstream_unavailable"
-        assert httpx.get(srv.url + "/healthz", timeout=10).status_code == 200 and srv.alive()
+        assert httpx.get(srv.url + "/healthz", timeout=10).status_code == 503 and srv.alive()

@@ -31,6 +31,7 @@ import yaml
 
 from eval.behaviour import summarize
 from eval.dev_set import WORK, answer, dev_first_turn
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import append_jsonl, read_jsonl, write_jsonl
 from supportbot.paths import DEFAULT_BASE_MODEL_DIR, DEFAULT_TRAIN_CONFIG, RESULTS_DIR
 from supportbot.provenance import hardware
@@ -138,6 +139,7 @@ def append_final(name: str, run_dir: str, dev_answers: str) -> None:
         "dev_answers": dev_answers, "config": m["config"]["path"]})
 
 
+@cli_main  # a bad answers file, a missing answer: 'error: file: problem', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=24, help="optimizer steps per recipe (default: %(default)s)")

@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .paths import PromptFileError, prompt_path
 
 
+def _number(value: str, kind: type[int] | type[float], low: int, *, strict: bool = False) -> int | float:
+    """``value`` as ``kind``, finite and >= ``low`` (> ``low`` when ``strict``), else a usage error saying so."""
+    bound = f"{'>' if strict else '>='} {low}"
+    try:
+        x = kind(value)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {value!r}") from None
+    if not math.isfinite(x) or x < low or (strict and x == low):
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {x}")
+    return x
+
+
 def positive_int(value: str) -> int:
     """An integer >= 1 (token limits, concurrency, counts)."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
+    return int(_number(value, int, 1))
+
+
+def non_negative_int(value: str) -> int:
+    """An integer >= 0 (retries)."""
+    return int(_number(value, int, 0))
+
+
+def positive_float(value: str) -> float:
+    """A finite number > 0 (seconds to wait)."""
+    return float(_number(value, float, 0, strict=True))
+
+
+def non_negative_float(value: str) -> float:
+    """A finite number >= 0 (sampling temperature)."""
+    return float(_number(value, float, 0))
+
+
+def share(value: str) -> float:
+    """A share in [0, 1] (an overlap threshold: above 1 a check could never fail, below 0 never pass)."""
+    x = float(_number(value, float, 0))
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
+    return x
 
 
 def fraction(value: str) -> float:

@@ -36,7 +36,9 @@ def _describe_api_error(exc: BaseException) -> str:
         cause = exc.__cause__ or exc.__context__
         why = f"{type(cause).__name__}: {cause}" if cause else str(exc)
         return f"{url}: no answer ({why}); is the server running, is the URL right?"
-    message = getattr(exc, "message", str(exc))
+    body = getattr(exc, "body", None)  # the endpoint's own words ({"message": ...}), else the client's
+    message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
+    message = message or getattr(exc, "message", str(exc))
     if status in (401, 403):
         return (f"{url}: HTTP {status}, the endpoint refused the API key ({message}); set the key in the "
                 "environment variable the tool reads it from")

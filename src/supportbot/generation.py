@@ -8,6 +8,9 @@ only for the rest. A broken last line (a run killed mid-write) is moved to ``<ou
 appending (:func:`supportbot.jsonl.repair_tail`), with a message; any other bad line is an error.
 Failed requests (after the client's own retries) are not written, so the next run retries them; an
 endpoint that refuses the connection stops the run at the first such error (naming the URL).
+One run at a time per output file: :func:`generate` holds an exclusive lock on it
+(:func:`supportbot.jsonl.exclusive_writer`); a second run on the same file stops at once with
+:class:`AnswersFileBusyError` naming the file, instead of answering every row again.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supportbot.http_errors import describe, is_unreachable
-from supportbot.jsonl import append_jsonl, iter_jsonl, repair_tail
+from supportbot.jsonl import FileBusyError, append_jsonl, exclusive_writer, iter_jsonl, repair_tail
 from supportbot.paths import load_prompt
 from supportbot.provenance import sha256_text
 from supportbot.records import (  # noqa: F401 (re-exported)
@@ -41,6 +44,9 @@ DEFAULT_API_KEY_ENV = "SUPPORTBOT_API_KEY"
 
 class OutputMismatchError(ValueError):
     """The output file holds answers made with other settings (model, decoding or system prompt)."""
+
+
+AnswersFileBusyError = FileBusyError  # another generate run holds the answers file (a ValueError: rc 2 via run_cli)
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,17 @@ def generate(
     With ``kb``, each conversation's retrieved KB passages are written into its system prompt
     (prompts/support_kb.txt) and recorded in its row (``kb``: settings and passages)."""
     out = Path(out)
-    items = list(items)
+    with exclusive_writer(out):
+        return _generate(list(items), out, base_url=base_url, model=model, api_key=api_key, decoding=decoding,
+                         concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+                         system_prompt_name=system_prompt_name, progress=progress, on_row=on_row,
+                         fingerprint=fingerprint, kb=kb)
+
+
+def _generate(items: list[EvalItem], out: Path, *, base_url: str, model: str, api_key: str, decoding: Decoding,
+              concurrency: int, timeout: float, max_retries: int, system_prompt_name: str, progress: bool,
+              on_row: Callable[[dict], None] | None, fingerprint: str | None, kb: KbPrompter | None) -> GenerationStats:
+    """:func:`generate` while holding the lock on ``out``."""
     system_prompt = load_prompt(system_prompt_name)
     system_sha = sha256_text(system_prompt)
     note = repair_tail(out)

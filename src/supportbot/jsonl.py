@@ -8,6 +8,8 @@ aside, never appended after and never silently dropped.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -22,6 +24,10 @@ ROW = "row"  # field name for problems that concern the whole line
 
 class JsonlError(ValueError):
     """A JSONL row that cannot be parsed; the message names file and line."""
+
+
+class FileBusyError(ValueError):
+    """Another process holds the writer's lock on this file (:func:`exclusive_writer`)."""
 
 
 class LineError(ValueError):
@@ -183,3 +189,30 @@ def write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             fh.write(dump_line(row))
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def exclusive_writer(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` for the block, so that only one process appends to it.
+
+    A second writer gets :class:`FileBusyError` naming the file at once (no waiting). The lock goes
+    with the process, a SIGKILLed one included. The file is created when missing (removed again if the
+    block wrote nothing to it), so the lock is on the file itself and no lock file is left behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileBusyError(f"{path}: another process is writing this file (it holds the lock); "
+                                "wait for it to finish, or use another output file") from None
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:  # removed and made again while we waited for the lock
+            raise FileBusyError(f"{path}: the file was replaced while this run opened it; run again")
+        yield
+        if created and os.fstat(fd).st_size == 0:
+            path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)

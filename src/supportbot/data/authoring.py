@@ -79,7 +79,7 @@ def load_authoring(authoring_dir: Path, kb_dir: Path) -> Authoring:
                 issues.append(Issue(loc.file, loc.line, "kb_refs", f"KB file not found: {kb_dir / ref}"))
     openers: dict[str, Located] = {}
     for loc in scenarios:
-        for opener in loc.item.openers:
+        for opener in all_openers(loc.item):
             first = openers.setdefault(normalize(opener), loc)
             if first is not loc:
                 issues.append(Issue(loc.file, loc.line, "openers",
@@ -87,6 +87,12 @@ def load_authoring(authoring_dir: Path, kb_dir: Path) -> Authoring:
     if issues:
         raise DataError(issues)
     return Authoring(scenarios, eval_items)
+
+
+def all_openers(scenario: Scenario) -> list[str]:
+    """The scenario's openers and its clarifying replies' direct-answer openers."""
+    direct = [o for r in scenario.clarify.replies for o in r.direct] if scenario.clarify else []
+    return scenario.openers + direct
 
 
 def normalize(text: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cli_args import positive_int, share
 from ..jsonl import read_jsonl
 from ..paths import DATA_DIR
 from .authoring import normalize
@@ -95,9 +96,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--train", nargs="+", type=Path, default=[DATA_DIR / "train.jsonl", DATA_DIR / "dev.jsonl"])
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl")
-    p.add_argument("--n", type=int, default=8, help="n-gram length in words (default 8)")
-    p.add_argument("--threshold", type=float, default=0.5, help="max allowed question overlap (default 0.5)")
-    p.add_argument("--answer-threshold", type=float, default=0.8,
+    p.add_argument("--n", type=positive_int, default=8, help="n-gram length in words (default 8)")
+    p.add_argument("--threshold", type=share, default=0.5, help="max allowed question overlap (default 0.5)")
+    p.add_argument("--answer-threshold", type=share, default=0.8,
                    help="max allowed reference-answer overlap with a training answer (default 0.8)")
     p.set_defaults(func=run)
 

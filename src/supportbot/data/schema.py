@@ -34,6 +34,13 @@ def _non_empty(value: str) -> str:
     return value
 
 
+def _texts(v: list[str]) -> list[str]:
+    """Every text of a list passes :func:`_non_empty`."""
+    for s in v:
+        _non_empty(s)
+    return v
+
+
 class Message(_Strict):
     """One chat turn."""
 
@@ -141,13 +148,27 @@ EVAL_ID = r"^eval-(it|prod)-[0-9]{3}$"
 
 
 class Reply(_Strict):
+    """One user reply to a clarifying question and the answer to it.
+
+    ``direct``: openers that carry this reply's detail up front (their first reply is ``answer``);
+    ``revised_answer``: the answer as revised (no escalation where the KB or general knowledge answers).
+    Both are used only by ``build --variant fixed``; the default build keeps ``answer`` and no direct openers.
+    """
+
     user: str
     answer: str
+    direct: list[str] = Field(default_factory=list)
+    revised_answer: str | None = None
 
-    @field_validator("user", "answer")
+    @field_validator("user", "answer", "revised_answer")
     @classmethod
-    def _not_empty(cls, v: str) -> str:
-        return _non_empty(v)
+    def _not_empty(cls, v: str | None) -> str | None:
+        return None if v is None else _non_empty(v)
+
+    @field_validator("direct")
+    @classmethod
+    def _direct(cls, v: list[str]) -> list[str]:
+        return _texts(v)
 
 
 class Clarify(_Strict):
@@ -161,7 +182,12 @@ class Clarify(_Strict):
 
 
 class Scenario(_Strict):
-    """A training scenario: several openers sharing one answer or one clarifying exchange."""
+    """A training scenario: several openers sharing one answer or one clarifying exchange.
+
+    ``revised_answer`` (only with ``answer``): used by ``build --variant fixed`` instead of ``answer``.
+    ``key_facts`` and ``answerable`` score the scenario's first reply when it lands in dev (written to
+    ``dev_key_facts.jsonl``; required for every dev scenario).
+    """
 
     id: str = Field(pattern=SCENARIO_ID)
     domain: Domain
@@ -169,16 +195,17 @@ class Scenario(_Strict):
     kb_refs: list[str] = Field(default_factory=list)
     openers: list[str] = Field(min_length=1)
     answer: str | None = None
+    revised_answer: str | None = None
     clarify: Clarify | None = None
+    answerable: bool | None = None
+    key_facts: list[str] = Field(default_factory=list)
 
-    @field_validator("openers")
+    @field_validator("openers", "key_facts")
     @classmethod
     def _openers(cls, v: list[str]) -> list[str]:
-        for s in v:
-            _non_empty(s)
-        return v
+        return _texts(v)
 
-    @field_validator("answer")
+    @field_validator("answer", "revised_answer")
     @classmethod
     def _answer(cls, v: str | None) -> str | None:
         return None if v is None else _non_empty(v)
@@ -187,6 +214,9 @@ class Scenario(_Strict):
     def _answer_xor_clarify(self) -> Scenario:
         if (self.answer is None) == (self.clarify is None):
             raise PydanticCustomError("answer_xor_clarify", "give exactly one of `answer` or `clarify`")
+        if self.revised_answer is not None and self.answer is None:
+            raise PydanticCustomError("revised_without_answer",
+                                      "`revised_answer` needs `answer` (in a clarify scenario revise the reply)")
         prefix = {"it": "it-", "product": "prod-"}[self.domain]
         if not self.id.startswith(prefix):
             raise PydanticCustomError("id_prefix", "id of a {domain} scenario must start with {prefix}",
@@ -206,3 +236,16 @@ class AuthoringEvalItem(EvalRow):
             raise PydanticCustomError("id_prefix", "id of a {domain} eval item must start with {prefix}",
                                       {"domain": self.domain, "prefix": prefix})
         return self
+
+
+class DevFacts(_Strict):
+    """One row of ``data/dev_key_facts.jsonl``: how a dev conversation's first reply is scored."""
+
+    id: str = Field(min_length=1)
+    answerable: bool
+    key_facts: list[str] = Field(min_length=1)
+
+    @field_validator("key_facts")
+    @classmethod
+    def _items(cls, v: list[str]) -> list[str]:
+        return _texts(v)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import behaviour as bh
 from ..jsonl import read_jsonl
 from ..paths import DATA_DIR
 from .issues import DataError, Issue
@@ -22,6 +23,32 @@ START, END = "<!-- stats:start -->", "<!-- stats:end -->"
 
 def _multi_turn(row: dict[str, Any]) -> bool:
     return sum(m["role"] == "user" for m in row["messages"]) > 1
+
+
+def first_reply(row: dict[str, Any]) -> str:
+    """The reference of an eval/guard item, else the first assistant turn of a conversation."""
+    if "reference_answer" in row:
+        return row["reference_answer"]
+    return next(m["content"] for m in row["messages"] if m["role"] == "assistant")
+
+
+def reply_shares(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many first replies ask a question, and decline or offer escalation (supportbot.behaviour)."""
+    replies = [first_reply(r) for r in rows]
+    n = max(len(replies), 1)
+    asks, esc = sum(map(bh.asks_question, replies)), sum(map(bh.escalates, replies))
+    return {"rows": len(replies), "asks": asks, "asks_share": round(asks / n, 4),
+            "declines_or_escalates": esc, "declines_or_escalates_share": round(esc / n, 4)}
+
+
+def first_reply_files(data_dir: Path) -> dict[str, Path]:
+    """train, the training variants (variants/*.jsonl), dev, eval and the guard set, where present."""
+    files = {"train": data_dir / "train.jsonl"}
+    files |= {f"variants/{p.stem}": p for p in sorted((data_dir / "variants").glob("*.jsonl"))}
+    files |= {"dev": data_dir / "dev.jsonl", "eval": data_dir / "eval.jsonl"}
+    if (data_dir / "guard.jsonl").is_file():
+        files["guard"] = data_dir / "guard.jsonl"
+    return files
 
 
 def compute(data_dir: Path, tokenizer: Any) -> dict[str, Any]:
@@ -48,6 +75,7 @@ def compute(data_dir: Path, tokenizer: Any) -> dict[str, Any]:
         if split == "eval":
             s["unanswerable"] = sum(not r.get("answerable", True) for r in rows)
         out["splits"][split] = s
+    out["first_replies"] = {name: reply_shares(read_jsonl(path)) for name, path in first_reply_files(data_dir).items()}
     return out
 
 
@@ -68,6 +96,13 @@ def card_block(stats: dict[str, Any]) -> str:
     cats = sorted({c for name in SPLITS for c in sp[name]["categories"]})
     for c in cats:
         lines.append(f"| {c} | " + " | ".join(str(sp[n]["categories"].get(c, 0)) for n in SPLITS) + " |")
+    lines += ["", "First replies that ask a question / decline or offer escalation (detectors of "
+              "`supportbot.behaviour`; train and variants: the first assistant turn; dev: the first assistant turn "
+              "of each conversation; eval and guard: the reference answer):", "",
+              "| file | rows | asks a question | declines or escalates |", "|---|---:|---:|---:|"]
+    for name, r in stats["first_replies"].items():
+        lines.append(f"| {name} | {r['rows']} | {r['asks']} ({r['asks_share']:.1%}) | "
+                     f"{r['declines_or_escalates']} ({r['declines_or_escalates_share']:.1%}) |")
     lines += ["", END]
     return "\n".join(lines)
 
@@ -89,7 +124,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "stats",
         help="counts and token-length statistics of train/dev/eval; update the data card",
         description="Count rows per split, domain and category, the multi-turn fraction and token "
-        "lengths (min/median/p90/max) with the default tokenizer's chat template; write them as JSON "
+        "lengths (min/median/p90/max) with the default tokenizer's chat template, and the share of first replies "
+        "that ask a question or decline/escalate in train, data/variants/*.jsonl, dev, eval and data/guard.jsonl; "
+        "write them as JSON "
         "and, with --card, rewrite the block between <!-- stats:start --> and <!-- stats:end -->.",
     )
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ..cli_args import positive_int
 from ..jsonl import LineError, iter_lines, parse_line
 from .issues import ROW, DataError, Issue, loc_to_field, pydantic_problems
 from .schema import EvalRow, TrainRow
@@ -108,7 +109,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--kind", choices=["train", "eval"], help="force the file kind instead of detecting it")
-    p.add_argument("--sequence-len", type=int,
+    p.add_argument("--sequence-len", type=positive_int,
                    help=f"maximum tokens per row (default: sequence_len of {DEFAULT_CONFIG.name})")
     p.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER, help="local tokenizer folder")
     p.add_argument("--no-length-check", action="store_true", help="skip the token length check")

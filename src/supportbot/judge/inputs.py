@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from supportbot import records
+from supportbot.cli_errors import read_text
 from supportbot.jsonl import JsonlError, iter_jsonl
 from supportbot.paths import KB_DIR, LABELS_DIR, RESULTS_DIR
 from supportbot.records import EvalItem
@@ -143,7 +144,7 @@ def kb_excerpt(refs: list[str], query: str, max_words: int, kb_dir: Path = KB_DI
             path = kb_dir / Path(name).name
         if not path.is_file():
             raise InputError(f"KB file {ref!r} not found under {kb_dir}")
-        for text in _units(path.read_text(encoding="utf-8")):
+        for text in _units(read_text(path, error=InputError)):
             paras.append((len(q & _terms(text)), -order, f"[{path.stem}] {text}"))
     paras.sort(key=lambda p: (p[0], p[1]), reverse=True)
     out, used = [], 0
