@@ -40,26 +40,41 @@ def serve_memory_table(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def train_bench_section(b: dict[str, Any]) -> dict[str, Any]:
-    keys = ("name", "precision", "tokens", "seconds", "tokens_per_s", "steady_tokens_per_s")
+def _train_bench_entry(b: dict[str, Any]) -> dict[str, Any]:
+    keys = ("name", "precision", "tokens", "seconds", "tokens_per_s", "steady_tokens_per_s", "loadavg_1min")
     return {"command": b.get("command"), "runs": [{k: r.get(k) for k in keys} for r in b["runs"]],
             "ratios": b.get("ratios"), "target": b.get("target"), "settings": b.get("settings"),
             "native_bf16": b.get("native_bf16"), "cpu_model": (b.get("hardware") or {}).get("cpu_model")}
 
 
-def train_bench_table(t: dict[str, Any]) -> str:
-    lines = ["| Training loop | precision | tokens | seconds | tokens/s | steady tokens/s (after step 1) |", "|---|---|---|---|---|---|"]
+def train_bench_section(b: dict[str, Any]) -> dict[str, Any]:
+    """One entry per benchmarked Axolotl config (scripts/bench_train.py keeps ``models.<config>``)."""
+    return {"models": {name: _train_bench_entry(entry) for name, entry in b["models"].items()}}
+
+
+def _train_bench_entry_table(name: str, t: dict[str, Any]) -> list[str]:
+    s = t.get("settings") or {}
+    lines = [f"*{name}* ({s.get('base_model')}):", "",
+             "| Training loop | precision | tokens | seconds | tokens/s | steady tokens/s (after step 1) |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['name']} | {r.get('precision')} | {r['tokens']} | {num(r['seconds'], '.1f')} | {num(r['tokens_per_s'], '.1f')} | "
               f"{num(r.get('steady_tokens_per_s'), '.1f')} |" for r in t["runs"]]
     ratios = (t.get("ratios") or {}).get("steady_tokens_per_s") or {}
     whole = (t.get("ratios") or {}).get("tokens_per_s") or {}
     lines += ["", "| Ratio (same run) | steady | whole loop |", "|---|---|---|"]
     lines += [f"| {k} | {num(v, '.2f')}× | {num(whole.get(k), '.2f')}× |" for k, v in ratios.items()]
-    s = t.get("settings") or {}
     nb = (t.get("native_bf16") or {})
+    loads = [x for r in t["runs"] for x in (r.get("loadavg_1min") or [])]
+    load = f"; 1-minute load average {min(loads):.1f}–{max(loads):.1f} on {s.get('threads')} cores" if loads else ""
     lines += ["", f"`{t.get('command')}` on {t.get('cpu_model')} (native bf16: {', '.join(nb.get('flags') or []) or 'none'}); "
-              f"same {s.get('rows')} rows, {s.get('steps')} optimizer steps, LoRA r={s.get('lora_r')}, {s.get('threads')} threads; "
-              f"target: {t.get('target')}."]
+              f"same {s.get('rows')} rows, {s.get('steps')} optimizer steps, LoRA r={s.get('lora_r')}, {s.get('threads')} threads"
+              f"{load}; target: {t.get('target')}."]
+    return lines
+
+
+def train_bench_table(t: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for name, entry in t["models"].items():
+        lines += ([""] if lines else []) + _train_bench_entry_table(name, entry)
     return "\n".join(lines)
 
 

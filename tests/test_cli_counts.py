@@ -109,7 +109,7 @@ def test_fault_I_judge_seed_must_be_non_negative(tmp_path: Path, capsys: pytest.
     """--seed -1 judged every pair, then failed in the bootstrap with 'error: expected non-negative integer'."""
     from judge_fake import FakeJudge, cli_args, write_workspace
 
-    from judge import run as judge_run
+    from supportbot.judge import cli as judge_run
 
     fake = FakeJudge()
     try:

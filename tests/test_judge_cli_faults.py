@@ -133,7 +133,7 @@ def test_judge_counts_must_be_positive(tmp_path, fake, capsys, option):
 
 
 def test_kb_excerpt_not_utf8_names_file_and_line(tmp_path):
-    from judge.inputs import InputError, kb_excerpt
+    from supportbot.judge.inputs import InputError, kb_excerpt
 
     (tmp_path / "leds.md").write_bytes(b"# LEDs\n\nSolid red: caf\xe9 fault\n")
     with pytest.raises(InputError, match=r"leds.md:3: not UTF-8 text: byte 0xe9"):

@@ -1,10 +1,14 @@
 #!/usr/bin/env python
 """Training throughput: Axolotl vs a plain PyTorch + PEFT loop, fp32 and bf16, side by side in one run.
 
-    python tools/bench_train.py                 # -> results/bench_train.json
+    python tools/bench_train.py                 # the CPU default config -> results/bench_train.json
     python tools/bench_train.py --steps 6 --rows 96
+    python tools/bench_train.py --config qwen2.5-coder-0.5b-lora-cpu --steps 4 --rows 32
 
-Same base model, same rows of data/train.jsonl, same LoRA (rank, alpha, all linear layers), same
+The result file holds one entry per Axolotl config (``models.<config name>``); a run replaces its own
+config's entry and keeps the others. Compare ratios only within an entry: each is its own run, on the
+machine and load it recorded (1-minute load average before and after each run; other processes on the
+cores slow every cell). Same base model, same rows of data/train.jsonl, same LoRA (rank, alpha, all linear layers), same
 micro-batch, gradient accumulation, sequence length and optimizer; no evaluation, no packing; both
 on all cores (OMP_NUM_THREADS = cores). Axolotl runs through the documented entry point
 (scripts/train.py -> accelerate launch) with the CPU default config, its precision forced by the
@@ -32,22 +36,47 @@ from pathlib import Path
 
 import yaml
 
+from supportbot.cli_errors import CliError, read_text, run_cli
 from supportbot.jsonl import read_jsonl, write_jsonl
-from supportbot.paths import DATA_DIR, DEFAULT_TRAIN_CONFIG, RESULTS_DIR
+from supportbot.paths import CONFIGS_DIR, DATA_DIR, DEFAULT_RECIPE, RESULTS_DIR, repo_relative
 from supportbot.provenance import cpu_bf16_flags, git_state, hardware, package_versions, write_result
 from supportbot.runtime_env import apply_safe_env
 from supportbot.training.derived_config import write_derived_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CONFIG = DEFAULT_TRAIN_CONFIG
+
+def config_path(name: str) -> Path:
+    """An Axolotl YAML given as a path or as a name in axolotl_configs/ (``.yml`` optional)."""
+    path = Path(name)
+    if not path.is_file():
+        path = CONFIGS_DIR / (name if name.endswith(".yml") else f"{name}.yml")
+    if not path.is_file():
+        raise CliError(f"{name}: no such config (a path, or one of: {', '.join(p.stem for p in sorted(CONFIGS_DIR.glob('*.yml')))})")
+    return path
 
 
-def run_axolotl(rows_file: Path, work: Path, steps: int, threads: int, precision: str) -> dict:
+def merge_result(path: Path, name: str, result: dict) -> dict:
+    """The result file's per-config entries with ``name``'s replaced by ``result``; a file in the layout
+    before per-config entries (one run of the default config) becomes the default config's entry."""
+    old = {}
+    if path.is_file():
+        try:
+            old = json.loads(read_text(path))
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{path}: line {exc.lineno}: not JSON ({exc.msg}); move it away to start a new file") from None
+    if "runs" in old:
+        old = {"models": {DEFAULT_RECIPE: old}}
+    models = dict(old.get("models") or {})
+    models[name] = result
+    return {"models": dict(sorted(models.items()))}
+
+
+def run_axolotl(config_file: Path, rows_file: Path, work: Path, steps: int, threads: int, precision: str) -> dict:
     """One Axolotl run of ``steps`` optimizer steps; tokens/s from its run manifest."""
     out = work / f"axolotl-{precision}"
     config = write_derived_config(
-        CONFIG, work / f"bench-{precision}.yml", train_path=rows_file, drop=("test_datasets", "num_epochs", "eval_steps"),
+        config_file, work / f"bench-{precision}.yml", train_path=rows_file, drop=("test_datasets", "num_epochs", "eval_steps"),
         output_dir=str(out), dataset_prepared_path=str(work / "prepared"), max_steps=steps, val_set_size=0.0,
         evals_per_epoch=None, saves_per_epoch=None, save_steps=100000, logging_steps=1, cpu_bf16=precision == "bf16",
     )
@@ -115,6 +144,8 @@ def run_plain(rows: list[dict], cfg: dict, steps: int, threads: int, seed: int, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=DEFAULT_RECIPE,
+                        help="Axolotl YAML: a path or a name in axolotl_configs/ (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=96, help="rows of data/train.jsonl used (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "bench_train.json")
@@ -123,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     apply_safe_env()
     # the plain loop runs in this process: give it the OpenMP settings scripts/train.py gives Axolotl
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    cfg = yaml.safe_load(CONFIG.read_text())
+    config_file = config_path(args.config)
+    merge_result(args.out, config_file.stem, {})  # an unreadable result file fails now, not after the runs
+    cfg = yaml.safe_load(read_text(config_file))
     rows = read_jsonl(DATA_DIR / "train.jsonl")[: args.rows]
     runs = []
     threads = len(os.sched_getaffinity(0))
@@ -136,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         for precision in precisions:
             for kind in ("axolotl", "plain"):
                 print(f"running {kind} {precision} with {threads} thread(s), {args.steps} steps…", flush=True)
-                res = (run_axolotl(rows_file, work, args.steps, threads, precision) if kind == "axolotl"
+                load_before = os.getloadavg()[0]
+                res = (run_axolotl(config_file, rows_file, work, args.steps, threads, precision) if kind == "axolotl"
                        else run_plain(rows, cfg, args.steps, threads, args.seed, precision))
+                res["loadavg_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                 print(f"  {res['tokens']} tokens in {res['seconds']} s = {res['tokens_per_s']} tokens/s "
                       f"(steady {res['steady_tokens_per_s']})", flush=True)
                 runs.append(res)
@@ -157,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratios[key][f"{t} bf16/fp32"] = ratio(rate(t, "bf16", key), rate(t, "fp32", key))
     result = {
         "command": "python tools/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": repo_relative(config_file),
         "settings": {k: cfg[k] for k in ("base_model", "lora_r", "lora_alpha", "sequence_len", "micro_batch_size",
                                          "gradient_accumulation_steps", "learning_rate", "sample_packing")}
         | {"steps": args.steps, "rows": len(rows), "threads": threads, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
@@ -171,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         "git": git_state(),
     }
     print(json.dumps(result["ratios"], indent=2))
-    return write_result(args.out, result)
+    return write_result(args.out, merge_result(args.out, config_file.stem, result),
+                        summary=f"entry models.{config_file.stem}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

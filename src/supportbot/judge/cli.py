@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from supportbot.cli_args import positive_int
+from supportbot.cli_args import non_negative_int, positive_int
 from supportbot.cli_errors import cli_main
 from supportbot.judge import evaluate
 from supportbot.judge.context import Run
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checklist judges: calibrate on the label-set-v2 rows of this split (src/supportbot/judge/splits.py)")
     d.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="results folder")
     s = common.add_argument_group("statistics")
-    s.add_argument("--seed", type=int, default=0, help="bootstrap / sampling seed")
+    s.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap / sampling seed")
     s.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (>= 2000 for reported numbers)")
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
 
