@@ -12,7 +12,7 @@ attacked answer's hallucination verdict changes), a holistic one by ``judge/run.
 Clean verdicts come from a copy of the committed judge cache in ``--work`` (no committed file is
 appended to; rows an earlier run of this script added are kept there, so a rerun resumes), with the
 committed calibration (tie margin, risk model). Commands, wall times, the sanitizer's sha256, the
-hardware and both summaries go into ``--out``.
+hardware, the text of every attack kind and both summaries go into ``--out``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from supportbot.judge.endpoint.client import JudgeClient
 from supportbot.judge.endpoint.config import load_config
 from supportbot.judge.endpoint.launch import judge_endpoint
 from supportbot.judge.graders import sanitize as sanitize_module
+from supportbot.judge.injection import load_attacks
 from supportbot.paths import DATA_DIR, DEFAULT_JUDGE, RESULTS_DIR, ROOT, repo_relative
 from supportbot.provenance import git_state, hardware, sha256_file, write_result
 
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     attacks = list(last["by_attack"])
     result = {"judge": a.judge, "judge_mode": cfg.judge_mode, "n_pairs": shared["n_pairs"], "attacks": attacks,
               "held_out_attacks": [k for k, v in last["by_attack"].items() if v["held_out"]],
+              "attack_texts": {x.name: {"placement": x.placement, "text": x.template, "held_out": x.held_out}
+                               for x in load_attacks(attacks)},
               "n_pair_attacks": shared["n_pair_attacks"], "sampled_ids": shared["sampled_ids"], "command": command,
               "wall_s": round(time.perf_counter() - t0, 1), "measured_at": started,
               "sanitizer_sha256": sanitizer, "git": git_state(),
