@@ -84,16 +84,22 @@ def _answered(url: str) -> None:
 
 
 def _stream_until(url: str, chunks: int, then: Callable[[], None]) -> None:
-    """Read ``chunks`` server-sent events of an endless stream, call ``then``, then close the connection."""
+    """Read ``chunks`` server-sent events of an endless stream, call ``then``, then close the connection.
+
+    The line iterator is kept until the end: dropping it (a bare ``for ... break``) closes httpx's
+    generator, and httpcore closes an unfinished response's connection at once, so the client would
+    leave before ``then`` ran (that raced the stage this test sets up, and lost on a busy CI machine)."""
     with httpx.stream("POST", url + "/v1/chat/completions", timeout=ANSWER_S,
                       json={"messages": USER, "stream": True, **ENDLESS}) as r:
         assert r.status_code == 200
-        seen = 0
-        for line in r.iter_lines():
+        lines, seen = r.iter_lines(), 0
+        for line in lines:
             seen += line.startswith("data: ")
             if seen >= chunks:
                 break
         then()
+        assert _health(url)["queued"] >= 1, "this stream's row ended before its client left"
+        del lines  # closes the connection: the client leaves while its row decodes
 
 
 def test_fault_A_client_leaving_while_queued_keeps_the_worker_alive(server):
