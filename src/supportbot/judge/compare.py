@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from supportbot.cli_errors import cli_main
 from supportbot.judge.graders.registry import GRADERS
 from supportbot.judge.inputs import load_eval_items
 from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative
@@ -92,6 +93,7 @@ def table(rows: list[dict[str, Any]], default: str | None) -> str:
     return "\n".join(lines)
 
 
+@cli_main  # a missing or bad input file, a bad option value: 'error: ...', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--judgments", type=Path, default=RESULTS_DIR / "judgments")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from supportbot.cli_args import positive_int
+from supportbot.cli_errors import cli_main
 from supportbot.judge.endpoint.client import JudgeClient
 from supportbot.judge.endpoint.config import load_config
 from supportbot.judge.endpoint.launch import judge_endpoint, launch_dtype
@@ -26,6 +27,7 @@ from supportbot.paths import DATA_DIR, LABELS_DIR, RESULTS_DIR, SMALL_CHECKLIST_
 from supportbot.training.manifest import hardware
 
 
+@cli_main  # a missing or bad input file, a bad option value: 'error: ...', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="judge/run.py agreement", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -27,6 +27,7 @@ import argparse
 from pathlib import Path
 
 # the subcommands live in src/supportbot/judge/labelling/; their names are re-exported here for importers
+from supportbot.cli_errors import cli_main
 from supportbot.judge.labelling.agreement import agreement, cmd_agreement, write_adjudication_sheets  # noqa: F401
 from supportbot.judge.labelling.annotations import (  # noqa: F401
     doubly_annotated,
@@ -56,6 +57,7 @@ from supportbot.judge.labelling.sheets import (  # noqa: F401
 _HERE = Path(__file__).resolve().parent
 
 
+@cli_main  # a missing or bad input file, a bad option value: 'error: ...', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)

@@ -20,6 +20,7 @@ import random
 import sys
 from pathlib import Path
 
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import iter_jsonl, write_jsonl
 from supportbot.judge.inputs import (
     RUBRIC_DIR,
@@ -106,6 +107,7 @@ def finalize(sheets: Path, rubric: Path, force: bool) -> dict[str, int]:
     return done
 
 
+@cli_main  # a missing or bad input file, a bad option value: 'error: ...', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

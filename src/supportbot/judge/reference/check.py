@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from supportbot.cli_errors import cli_main
 from supportbot.jsonl import write_jsonl
 
 # The modules below do the work; their public names are re-exported here (tests and callers import them
@@ -147,6 +148,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+@cli_main  # a missing or bad input file, a bad option value: 'error: ...', rc 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=CONFIG_PATH, help="thresholds (default: %(default)s)")
