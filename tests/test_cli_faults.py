@@ -170,7 +170,11 @@ def test_fault_H_demo_question_not_utf8(endpoint: str) -> None:
 
 # ------------------------------------------------------------------ every entry point goes through run_cli
 @pytest.mark.parametrize("target", ["eval.generate:main", "eval.behaviour:main", "eval.examples:main",
-                                    "eval.lm_eval_refs:main", "eval.report:main", "judge.run:_main",
+                                    "eval.lm_eval_refs:main", "eval.report:main", "supportbot.judge.cli:_main",
+                                    "supportbot.judge.compare:main", "supportbot.judge.reference.check:main",
+                                    "supportbot.judge.calibration.agreement:main",
+                                    "supportbot.judge.labelling.label_sheets:main",
+                                    "supportbot.judge.labelling.rubric_sheet:main",
                                     "supportbot.data.__main__:main", "demo.py:main", "scripts/run_pipeline.py:main"])
 def test_entry_points_run_through_run_cli(target: str) -> None:
     import importlib
