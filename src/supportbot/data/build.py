@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..jsonl import write_jsonl
+from ..kb_prompt import DEFAULT_K, KbPrompter
 from ..paths import DATA_DIR, load_prompt
+from ..retrieval import DEFAULT_MAX_CHARS
 from .authoring import Authoring, eval_row, expand, load_authoring
 from .issues import DataError, Issue
+from .raft import RaftConfig, RowPassages, manifest_entry, raft_rows
 from .split import grouped_split
 from .variants import VARIANTS, cap_openers, expand_fixed
 
@@ -95,9 +98,13 @@ def build_train_variant(
     max_openers: int | None = None,
     dev_fraction: float = 0.1,
     seed: int = 13,
+    raft: RaftConfig | None = None,
+    raft_details: list[RowPassages] | None = None,
 ) -> list[dict[str, Any]]:
     """Write only the training split of ``variant`` (``today`` or ``fixed``), capped to ``max_openers``
-    conversations per scenario and first reply, to ``out_path``, with a ``.manifest.json`` beside it."""
+    conversations per scenario and first reply, with KB passages RAFT-style when ``raft`` is given
+    (:mod:`supportbot.data.raft`), to ``out_path``, with a ``.manifest.json`` beside it. ``raft_details``: a
+    list that receives what each RAFT row got (kind, oracle, passage ids), for checks."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     authoring = load_authoring(authoring_dir, kb_dir)
@@ -114,11 +121,20 @@ def build_train_variant(
                      for suffix, conv in expand_fixed(sc, system_prompt)]
     if max_openers is not None:
         rows = cap_openers(rows, max_openers)
+    raft_block = None
+    if raft is not None:
+        prompter = KbPrompter.build(kb_dir, k=raft.k, max_chars=raft.max_chars)
+        rows, info = raft_rows(rows, {loc.item.id: loc for loc in authoring.scenarios}, prompter, raft)
+        raft_block = manifest_entry(raft, prompter, info)
+        if raft_details is not None:
+            raft_details.extend(info)
     write_jsonl(out_path, rows)
     manifest = {"variant": variant, "max_openers": max_openers, "cap_rule": CAP_RULE if max_openers else None,
                 "dev_fraction": dev_fraction, "seed": seed, "rows": len(rows),
                 "scenarios": len({r["id"].split("#")[0] for r in rows}),
                 "sha256": hashlib.sha256(out_path.read_bytes()).hexdigest()}
+    if raft_block is not None:
+        manifest["raft"] = raft_block
     out_path.with_suffix(".manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return rows
 
@@ -148,7 +164,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "into conversations with the system prompt prompts/support_system.txt, split train/dev by "
         "scenario (seeded, stratified by domain) and write train.jsonl, dev.jsonl, eval.jsonl and dev_key_facts.jsonl "
         "(the dev scenarios' key facts, by dev id). With --train-out, write only a training variant instead: "
-        "--variant fixed (revised answers, direct-answer openers) and/or --max-openers K (opener cap), same dev split.",
+        "--variant fixed (revised answers, direct-answer openers) and/or --max-openers K (opener cap), same dev split, "
+        "and with --raft-p P KB passages in every system prompt, RAFT-style (oracle passage for a share P of the "
+        "rows that have one, distractors only for the rest; see supportbot.data.raft).",
     )
     p.add_argument("--authoring-dir", type=Path, default=DATA_DIR / "authoring")
     p.add_argument("--kb-dir", type=Path, default=DATA_DIR / "kb", help="folder of KB files named in kb_refs")
@@ -166,21 +184,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-openers", type=int, metavar="K",
                    help="keep at most K conversations per scenario and first reply, the most different "
                    "paraphrases (needs --train-out)")
+    p.add_argument("--raft-p", type=float, metavar="P",
+                   help="RAFT-style passages (needs --train-out): every row's system prompt gets k KB passages "
+                   "from the _kb arms' retriever and template (prompts/support_kb.txt); a seeded share P of the "
+                   "product rows that have an oracle (the chunk of their kb_refs files that best matches the "
+                   "answer) get it among them, the rest only distractors; IT and unanswerable rows get the "
+                   "retriever's top k; answers unchanged (e.g. 0.8)")
+    p.add_argument("--raft-k", type=int, default=DEFAULT_K, metavar="K",
+                   help=f"passages per RAFT row, i.e. K-1 distractors beside an oracle (default {DEFAULT_K}, the _kb arms' k)")
+    p.add_argument("--raft-max-chars", type=int, default=DEFAULT_MAX_CHARS, metavar="N",
+                   help=f"chunk length of the retriever's index for RAFT rows (default {DEFAULT_MAX_CHARS}, the _kb arms')")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.max_openers is not None and args.max_openers < 1:
         raise DataError([Issue("--max-openers", 0, "option", f"must be at least 1, got {args.max_openers}")])
+    raft = None
+    if args.raft_p is not None:
+        raft = RaftConfig(p=args.raft_p, k=args.raft_k, max_chars=args.raft_max_chars, seed=args.seed)
     if args.train_out is not None:
         rows = build_train_variant(args.authoring_dir, args.kb_dir, args.train_out,
                                    system_prompt=load_prompt("support_system"), variant=args.variant,
-                                   max_openers=args.max_openers, dev_fraction=args.dev_fraction, seed=args.seed)
+                                   max_openers=args.max_openers, dev_fraction=args.dev_fraction, seed=args.seed,
+                                   raft=raft)
         print(summary({"train": rows}))
         print(f"wrote {args.train_out} and {args.train_out.with_suffix('.manifest.json')}")
         return 0
-    if args.variant != "today" or args.max_openers is not None:
-        raise DataError([Issue("--train-out", 0, "option", "--variant fixed and --max-openers need --train-out "
+    if args.variant != "today" or args.max_openers is not None or raft is not None:
+        raise DataError([Issue("--train-out", 0, "option", "--variant fixed, --max-openers and --raft-p need --train-out "
                                "(the default build writes the committed train/dev/eval files unchanged)")])
     splits = build(
         args.authoring_dir, args.kb_dir, args.out_dir,

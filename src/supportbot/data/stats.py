@@ -76,7 +76,16 @@ def compute(data_dir: Path, tokenizer: Any) -> dict[str, Any]:
             s["unanswerable"] = sum(not r.get("answerable", True) for r in rows)
         out["splits"][split] = s
     out["first_replies"] = {name: reply_shares(read_jsonl(path)) for name, path in first_reply_files(data_dir).items()}
+    out["training_tokens"] = {name: training_tokens(tokenizer, read_jsonl(path))
+                              for name, path in first_reply_files(data_dir).items()
+                              if name == "train" or name.startswith("variants/")}
     return out
+
+
+def training_tokens(tokenizer: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows and chat-template tokens of a training file: the total (what one epoch reads), median and max."""
+    lengths = np.array(count_tokens(tokenizer, [r["messages"] for r in rows]) or [0])
+    return {"rows": len(rows), "total": int(lengths.sum()), "median": float(np.median(lengths)), "max": int(lengths.max())}
 
 
 def card_block(stats: dict[str, Any]) -> str:
@@ -103,6 +112,10 @@ def card_block(stats: dict[str, Any]) -> str:
     for name, r in stats["first_replies"].items():
         lines.append(f"| {name} | {r['rows']} | {r['asks']} ({r['asks_share']:.1%}) | "
                      f"{r['declines_or_escalates']} ({r['declines_or_escalates_share']:.1%}) |")
+    lines += ["", "Training files, tokens per epoch (same tokenizer and chat template; RAFT rows include their "
+              "passages):", "", "| file | rows | tokens | median | max |", "|---|---:|---:|---:|---:|"]
+    for name, t in stats["training_tokens"].items():
+        lines.append(f"| {name} | {t['rows']} | {t['total']} | {t['median']:g} | {t['max']} |")
     lines += ["", END]
     return "\n".join(lines)
 
