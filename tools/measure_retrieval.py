@@ -233,7 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         "recommended": None if rec is None else {**rec, "note": "recommended for the next _kb arms rerun "
                                                   "(eval/generate.py --kb-strategy ...)", **_pair(runs, setting(rec))},
         "target": dict(TARGET), "runs": runs,
+        "detail_note": "by_domain, by_category, by_answerable and misses_at_3 are kept for the in-use and the "
+                       "recommended setting only (the other runs keep their overall numbers)",
     }
+    keep = {in_use} | ({setting(rec)} if rec else set())
+    for r in (r for rs in runs.values() for r in rs if setting(r) not in keep):
+        for detail in ("by_domain", "by_category", "by_answerable", "misses_at_3"):
+            r.pop(detail)
     got = (result["recommended"] or {}).get("eval")
     result["target"].update({"value": got["recall@3"] if got else None,
                              "met": bool(got and got["recall@3"] >= TARGET["threshold"])})
