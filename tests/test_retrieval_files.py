@@ -121,3 +121,9 @@ def test_knn_memory_is_built_from_training_rows_only(tmp_path: Path) -> None:
     ranker = FileRanker(index, "prior", mem, knn_m=10)
     top = ranker.search("the SR-300 light is flashing green, can I unplug it to move it?", 3)
     assert len({p.chunk.source for p in top}) == 3 and ranker.settings["memory_sha256"] == mem.sha256
+    for strategy in ("knn", "prior"):  # without a memory given (KbPrompter.build, eval/generate.py) one is built
+        built = KbPrompter(index, ranker=FileRanker(index, strategy, knn_m=10))
+        assert built.settings["memory_sha256"] == mem.sha256 and built.settings["knn_m"] == 10
+    default = FileRanker(index, "prior", knn_m=10)
+    assert [p.chunk.id for p in default.search("flashing green light, can I unplug?", 3)] == \
+        [p.chunk.id for p in ranker.search("flashing green light, can I unplug?", 3)]

@@ -13,8 +13,9 @@ size. --strategies: how the ranked chunks become the top k (supportbot.retrieval
 chunk ranking as is (what the committed _kb arms used), ``diverse`` = at most one chunk per file until every
 file has one (file-diverse top-k), ``knn`` = diverse, with the file order fused (RRF) with a prior voted by
 the --knn-m nearest training scenarios' kb_refs (data/train.jsonl only), ``prior`` = the prior's files
-first. Each ranking is scored against the kb_refs: ``hit@k`` = any kb_ref file among the files of the top-k chunks; ``recall@k`` = the share of the
-item's kb_ref files found there; MRR = mean of 1 / rank of the first chunk from a kb_ref file.
+first. Each ranking is scored against the kb_refs: ``hit@k`` = any kb_ref file among the files of the top-k
+chunks; ``recall@k`` = the share of the item's kb_ref files found there; MRR = mean of 1 / rank of the first
+chunk from a kb_ref file.
 
 Selection (SELECTION_RULE, fixed before measuring and written into the result): the recommended setting is
 chosen on DEV only, then read on eval; ``in_use`` is the default the committed _kb arms were answered with.
@@ -32,6 +33,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from supportbot.cli_args import positive_int
 from supportbot.kb_prompt import QUERY_MODE, QUERY_MODES
 from supportbot.paths import DATA_DIR, RESULTS_DIR, repo_relative
 from supportbot.retrieval import (
@@ -152,12 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="how chunks are scored")
     p.add_argument("--query-modes", nargs="+", choices=QUERY_MODES, default=list(QUERY_MODES),
                    help="how the query is built from the conversation")
-    p.add_argument("--max-chars", nargs="+", type=int, default=[DEFAULT_MAX_CHARS],
+    p.add_argument("--max-chars", nargs="+", type=positive_int, default=[DEFAULT_MAX_CHARS],
                    help="chunk size(s) in characters (blocks are never split)")
     p.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES),
                    help="plain = chunk ranking as is; diverse = one chunk per file first; knn = diverse with the file "
                    "order fused with a prior from the nearest training scenarios' kb_refs; prior = the prior's files first")
-    p.add_argument("--knn-m", nargs="+", type=int, default=[10, DEFAULT_KNN_M, 40],
+    p.add_argument("--knn-m", nargs="+", type=positive_int, default=[10, DEFAULT_KNN_M, 40],
                    help="training scenarios voting in the knn and prior strategies")
     p.add_argument("--eval", type=Path, default=DATA_DIR / "eval.jsonl", help="eval items with kb_refs")
     p.add_argument("--dev", type=Path, default=DATA_DIR / "dev.jsonl", help="dev conversations")

@@ -123,7 +123,8 @@ class QueryMemory:
 
 
 class FileRanker:
-    """A :class:`KbIndex` searched with one of :data:`STRATEGIES` (``knn`` needs a :class:`QueryMemory`)."""
+    """A :class:`KbIndex` searched with one of :data:`STRATEGIES` (``knn`` and ``prior`` use a :class:`QueryMemory`,
+    built from the default training data when none is given)."""
 
     def __init__(self, index: KbIndex, strategy: str = DEFAULT_STRATEGY, memory: QueryMemory | None = None,
                  knn_m: int = DEFAULT_KNN_M) -> None:
@@ -131,7 +132,7 @@ class FileRanker:
             raise RetrievalError(f"unknown ranking strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
         if knn_m < 1:
             raise RetrievalError(f"knn_m must be at least 1, got {knn_m}")
-        if strategy == "knn" and memory is None:
+        if strategy in KNN_STRATEGIES and memory is None:
             memory = QueryMemory.build()
         self.index, self.strategy, self.memory, self.knn_m = index, strategy, memory, knn_m
 
@@ -150,7 +151,7 @@ class FileRanker:
         if k < 1:
             raise RetrievalError(f"k must be at least 1, got {k}")
         ranked = self.index.search(query, len(self.index.chunks))
-        if self.strategy == "diverse" or self.memory is None:
+        if self.strategy == "diverse" or self.memory is None:  # (a knn strategy always has a memory)
             return diverse_order(ranked)[:k]
         chunk_files = list(dict.fromkeys(p.chunk.source for p in ranked))
         prior = self.memory.votes(query, self.knn_m, exclude_scenario)
