@@ -48,6 +48,7 @@ from supportbot.generation import (
 from supportbot.kb_prompt import DEFAULT_K, KbPrompter
 from supportbot.paths import DATA_DIR
 from supportbot.retrieval import DEFAULT_METHOD, KB_DIR, METHODS
+from supportbot.retrieval_files import DEFAULT_KNN_M, DEFAULT_STRATEGY, STRATEGIES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kb-k", type=positive_int, default=DEFAULT_K, help="passages per conversation (with --kb)")
     p.add_argument("--kb-method", choices=METHODS, default=DEFAULT_METHOD,
                    help="retriever (with --kb; hybrid = BM25 + MiniLM, chosen in results/retrieval.json)")
+    p.add_argument("--kb-strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,
+                   help="how ranked chunks become the top --kb-k (with --kb): plain = as ranked (the committed arms'), "
+                   "diverse = one chunk per file first, knn / prior = diverse with a file prior from the nearest "
+                   "training scenarios' kb_refs (fused / first); results/retrieval.json names the recommended one")
+    p.add_argument("--kb-knn-m", type=positive_int, default=DEFAULT_KNN_M,
+                   help="training scenarios voting in --kb-strategy knn or prior")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.repetition_penalty <= 0:
@@ -91,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     items = load_eval(a.eval)
     if a.limit is not None:
         items = items[: a.limit]
-    kb = KbPrompter.build(a.kb_dir, method=a.kb_method, k=a.kb_k) if a.kb else None
+    kb = (KbPrompter.build(a.kb_dir, method=a.kb_method, k=a.kb_k, strategy=a.kb_strategy, knn_m=a.kb_knn_m)
+          if a.kb else None)
     decoding = Decoding(temperature=a.temperature, max_tokens=a.max_tokens, seed=a.seed,
                         repetition_penalty=a.repetition_penalty)
     stats = generate(items, a.out, base_url=a.base_url.rstrip("/"), model=a.model,

@@ -122,30 +122,30 @@ def behaviour_table(b: dict[str, Any]) -> str:
 
 
 def retrieval_section(d: dict[str, Any]) -> dict[str, Any]:
-    """``retrieval.{recall_at_3, hit_at_3, mrr}`` of the chosen retriever (tools/measure_retrieval.py)."""
-    c = d["chosen"]
-    run = next(r for r in d["runs"] if (r["method"], r["query_mode"], r["max_chars"]) == (c["method"], c["query_mode"], c["max_chars"]))
-    o = run["overall"]
-    return {"method": c["method"], "query_mode": c["query_mode"], "max_chars": c["max_chars"], "n": o["n"],
-            "recall_at_3": o["recall@3"], "hit_at_3": o["hit@3"], "hit_at_3_ci95": run.get("hit@3_ci95"), "mrr": o["mrr"],
-            "recall_at_1": o["recall@1"], "recall_at_5": o["recall@5"], "definitions": d.get("definitions"),
-            "command": c["command"], "why": c.get("why")}
-
-
-RETRIEVERS = {"hybrid": "BM25 + MiniLM, reciprocal-rank fusion", "bm25": "BM25, bm25s", "dense": "MiniLM embeddings"}
+    """The retriever in use (the committed _kb arms') and the one recommended on dev, each on dev and eval
+    (tools/measure_retrieval.py); ``recall_at_3``/``hit_at_3``/``mrr`` are the recommended one's on eval."""
+    out: dict[str, Any] = {"selection_rule": d.get("selection_rule"), "definitions": d.get("definitions"),
+                           "target": d.get("target"), "command": d.get("command")}
+    for role in ("in_use", "recommended"):
+        r = d.get(role) or {}
+        out[role] = {"label": r.get("label"), "why": r.get("why"),
+                     **{s: {k: r[s][k] for k in ("n", "recall@3", "hit@3", "hit@3_ci95", "mrr", "command")}
+                        for s in ("dev", "eval") if s in r}}
+    ev = out["recommended"].get("eval") or {}
+    out |= {"recall_at_3": ev.get("recall@3"), "hit_at_3": ev.get("hit@3"), "mrr": ev.get("mrr")}
+    return out
 
 
 def retrieval_table(r: dict[str, Any]) -> str:
-    ci = r.get("hit_at_3_ci95") or [None, None]
-    rows = [("Retriever (chosen by measured hit@3, then recall@3, then MRR)",
-             f"{r['method']} ({RETRIEVERS.get(r['method'], r['method'])}), query: {r['query_mode']} turns, "
-             f"chunks ≤ {r['max_chars']} characters"),
-            ("Eval items with kb_refs", str(r["n"])),
-            ("hit@3 (a chunk of a kb_refs file in the top 3) [95 % CI]", f"{r['hit_at_3']:.3f} [{ci[0]}, {ci[1]}]"),
-            ("recall@1 / @3 / @5 (share of the kb_refs files in the top k)",
-             f"{r['recall_at_1']:.3f} / {r['recall_at_3']:.3f} / {r['recall_at_5']:.3f}"),
-            ("MRR", f"{r['mrr']:.3f}"), ("Command", f"`{r['command']}`")]
-    return "| Retrieval over data/kb/ | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    lines = ["| Retriever | Split (queries) | recall@3 | hit@3 [95 % CI] | MRR | Command |", "|---|---|---|---|---|---|"]
+    for role, name in (("in_use", "in use (committed _kb arms)"), ("recommended", "recommended (chosen on dev)")):
+        s = r[role]
+        for split in ("dev", "eval"):
+            if split in s:
+                m = s[split]
+                lines.append(f"| {name}: {s['label']} | {split} ({m['n']}) | {m['recall@3']:.3f} | {m['hit@3']:.3f} "
+                             f"{m['hit@3_ci95']} | {m['mrr']:.3f} | `{m['command']}` |")
+    return "\n".join(lines) + f"\n\nSelection rule: {r['selection_rule']}."
 
 
 def lm_eval_table(lm: dict[str, Any]) -> str:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportbot.paths import load_prompt, repo_relative
 from supportbot.retrieval import DEFAULT_MAX_CHARS, DEFAULT_METHOD, KB_DIR, KbIndex, Passage, RetrievalError
+
+if TYPE_CHECKING:
+    from supportbot.retrieval_files import FileRanker
 
 KB_PROMPT_NAME = "support_kb"
 DEFAULT_K = 3  # recall@3 is what results/retrieval.json measures
@@ -64,10 +67,10 @@ class KbPrompter:
     """Retrieves passages for a conversation and writes them into the support system prompt."""
 
     def __init__(self, index: KbIndex, *, k: int = DEFAULT_K, kb_dir: Path = KB_DIR, max_chars: int = DEFAULT_MAX_CHARS,
-                 prompt_name: str = KB_PROMPT_NAME) -> None:
+                 prompt_name: str = KB_PROMPT_NAME, ranker: FileRanker | None = None) -> None:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        self.index, self.k, self.prompt_name = index, k, prompt_name
+        self.index, self.k, self.prompt_name, self.ranker = index, k, prompt_name, ranker
         self.template = load_prompt(prompt_name)
         for field in ("{system}", "{passages}"):
             if field not in self.template:
@@ -76,16 +79,28 @@ class KbPrompter:
             "method": index.method, "k": k, "max_chars": max_chars, "query": QUERY_MODE,
             "kb_dir": repo_relative(kb_dir), "index_key": index.key, "prompt": prompt_name,
             "prompt_sha256": hashlib.sha256(self.template.encode("utf-8")).hexdigest()}
+        if ranker is not None and ranker.strategy != "plain":  # the default's settings stay as the committed rows have them
+            self.settings |= ranker.settings
 
     @classmethod
     def build(cls, kb_dir: Path = KB_DIR, *, method: str = DEFAULT_METHOD, k: int = DEFAULT_K,
-              max_chars: int = DEFAULT_MAX_CHARS, prompt_name: str = KB_PROMPT_NAME) -> KbPrompter:
-        """Index ``kb_dir`` (or load the cached index) and read the template."""
-        index = KbIndex.build(kb_dir, method=method, max_chars=max_chars)
-        return cls(index, k=k, kb_dir=kb_dir, max_chars=max_chars, prompt_name=prompt_name)
+              max_chars: int = DEFAULT_MAX_CHARS, prompt_name: str = KB_PROMPT_NAME, strategy: str = "plain",
+              knn_m: int | None = None) -> KbPrompter:
+        """Index ``kb_dir`` (or load the cached index) and read the template; ``strategy``: how the ranked chunks
+        become the top k (:data:`supportbot.retrieval_files.STRATEGIES`; ``plain`` is the committed arms')."""
+        from supportbot.retrieval_files import DEFAULT_KNN_M, FileRanker
 
-    def retrieve(self, messages: list[dict[str, str]]) -> list[Passage]:
-        return self.index.search(conversation_query(messages, QUERY_MODE), k=self.k)
+        index = KbIndex.build(kb_dir, method=method, max_chars=max_chars)
+        ranker = FileRanker(index, strategy, knn_m=knn_m or DEFAULT_KNN_M)
+        return cls(index, k=k, kb_dir=kb_dir, max_chars=max_chars, prompt_name=prompt_name, ranker=ranker)
+
+    def retrieve(self, messages: list[dict[str, str]], exclude_scenario: str | None = None) -> list[Passage]:
+        """The top k passages for a conversation (``exclude_scenario``: a training row's own scenario, which
+        the ``knn`` strategy's memory must not vote for itself)."""
+        query = conversation_query(messages, QUERY_MODE)
+        if self.ranker is None:
+            return self.index.search(query, k=self.k)
+        return self.ranker.search(query, k=self.k, exclude_scenario=exclude_scenario)
 
     def render(self, system: str, passages: list[Passage]) -> str:
         return self.template.replace("{system}", system.strip()).replace("{passages}", format_passages(passages))
