@@ -124,16 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--rubric-dir", type=Path, default=RUBRIC_DIR)
     f.add_argument("--force", action="store_true", help="overwrite existing label files")
     a = p.parse_args(argv)
-    try:
-        if a.command == "sample":
-            n = sample(a.eval, a.models, a.n_hallucination, a.n_pairs, a.seed, a.out)
-            print(f"wrote {a.out}: {n['hallucination']} answers and {n['pairwise']} pairs to label (see judge/RUBRIC.md)")
-        else:
-            n = finalize(a.sheets, a.rubric_dir, a.force)
-            print(f"wrote {a.rubric_dir}: {n}")
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if a.command == "sample":
+        n = sample(a.eval, a.models, a.n_hallucination, a.n_pairs, a.seed, a.out)
+        print(f"wrote {a.out}: {n['hallucination']} answers and {n['pairwise']} pairs to label (see judge/RUBRIC.md)")
+    else:
+        n = finalize(a.sheets, a.rubric_dir, a.force)
+        print(f"wrote {a.rubric_dir}: {n}")
     return 0
 
 
