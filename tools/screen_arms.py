@@ -4,6 +4,7 @@
     python tools/screen_arms.py                      # every arm of eval/screen_arms.yaml not yet in the table
     python tools/screen_arms.py --only 0.5b-base --only 0.5b-base-kb
     python tools/screen_arms.py --table              # only rewrite results/recipe_screen.md
+    python tools/screen_arms.py --rescore            # recompute every row's dev/guard rates from its kept answers
 
 Arms, training runs and the rule live in eval/screen_arms.yaml. A training run is the named Axolotl YAML
 with its dataset path and a few keys changed (a derived YAML next to its output in outputs/screen/, so the
@@ -32,7 +33,7 @@ import yaml
 from eval.dev_set import WORK, answer_many, dev_first_turn
 from supportbot import behaviour as bh
 from supportbot.cli_errors import cli_main
-from supportbot.jsonl import append_jsonl, read_jsonl
+from supportbot.jsonl import append_jsonl, read_jsonl, write_jsonl
 from supportbot.paths import DATA_DIR, RESULTS_DIR, ROOT, repo_relative
 from supportbot.provenance import hardware
 from supportbot.records import answer_rows
@@ -51,16 +52,17 @@ def train(name: str, t: Training) -> tuple[Path, dict[str, Any]]:
     """Train (and merge) one run unless its merged folder exists; returns (model folder, run manifest)."""
     out = WORK / name
     merged = out / "merged"
+    log_path = WORK / f"{name}.log"  # not out.with_suffix(): "0.5b-raft" has a dot
     if not (merged / "config.json").is_file():
-        cfg = write_derived_config(ROOT / t.config, out.with_suffix(".yml"), train_path=t.data, output_dir=str(out),
+        cfg = write_derived_config(ROOT / t.config, WORK / f"{name}.yml", train_path=t.data, output_dir=str(out),
                                    dataset_prepared_path=str(WORK / f"prepared-{name}"), **t.overrides)
         cmd = [sys.executable, "scripts/train.py", str(cfg), "--merge"]
-        print("+", " ".join(cmd), f"(log: {out.with_suffix('.log')})", flush=True)
-        with open(out.with_suffix(".log"), "w") as log:
+        print("+", " ".join(cmd), f"(log: {log_path})", flush=True)
+        with open(log_path, "w") as log:
             proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, SUPPORTBOT_NO_RESULTS_ROW="1"),
                                   stdout=log, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
-            raise SystemExit(f"training {name} failed (rc {proc.returncode}), see {out.with_suffix('.log')}")
+            raise SystemExit(f"training {name} failed (rc {proc.returncode}), see {log_path}")
     return merged, json.loads((out / "run_manifest.json").read_text())
 
 
@@ -141,6 +143,17 @@ def screen_group(screen: Screen, training: str | None, base: str, arms: list[Arm
               f"guard ask {row['guard']['ask_rate']:.0%} decline {row['guard']['decline_rate']:.0%}", flush=True)
 
 
+def rescore(dev_items: Path) -> None:
+    """Recompute the dev and guard rates of every row from its answer files (after a detector changes)."""
+    dev, guard = read_jsonl(dev_items), read_jsonl(GUARD)
+    rows = read_jsonl(TABLE_JSONL)
+    for r in rows:
+        dev_ans, guard_ans = (ROOT / p for p in r["answers"])
+        r["dev"], r["guard"] = dev_metrics(dev, answer_rows(dev_ans)), guard_metrics(guard, answer_rows(guard_ans))
+    write_jsonl(TABLE_JSONL, rows)
+    print(f"rescored {len(rows)} rows of {repo_relative(TABLE_JSONL)}")
+
+
 def results(rows: list[dict[str, Any]]) -> list[ArmResult]:
     return [ArmResult(name=r["arm"], base=r["base"], trained=r["training"] is not None, passages=r["passages"],
                       product_recall=r["dev"]["product_recall"], it_recall=r["dev"]["it_recall"],
@@ -199,12 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=SCREEN_YAML, help="screen YAML (default: eval/screen_arms.yaml)")
     p.add_argument("--only", action="append", metavar="ARM", help="screen only this arm (repeatable)")
     p.add_argument("--table", action="store_true", help="only rewrite results/recipe_screen.md")
+    p.add_argument("--rescore", action="store_true",
+                   help="recompute every row's dev and guard rates from its answer files, then rewrite the table")
     args = p.parse_args(argv)
     screen = load_screen(args.config)
     unknown = sorted(set(args.only or []) - {a.name for a in screen.arms})
     if unknown:
         p.error(f"--only: no such arm in {args.config}: {', '.join(unknown)}")
-    if not args.table:
+    if args.rescore:
+        WORK.mkdir(parents=True, exist_ok=True)
+        rescore(dev_first_turn(WORK / "dev_first_turn.jsonl"))
+    elif not args.table:
         WORK.mkdir(parents=True, exist_ok=True)
         dev_items = dev_first_turn(WORK / "dev_first_turn.jsonl")
         done = {r["arm"] for r in read_jsonl(TABLE_JSONL)} if TABLE_JSONL.is_file() else set()

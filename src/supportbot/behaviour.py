@@ -31,7 +31,10 @@ _DECLINE = re.compile(
     r"|i\s+(?:cannot|can't|can’t|can\s+not)\s+(?:confirm|say|tell|find|verify|answer|promise|guarantee|give)"
     r"|(?:has|have)\s+not\s+(?:been\s+)?(?:published|announced|documented)|(?:hasn't|haven't|hasn’t)\s+(?:been\s+)?(?:published|announced)"
     r"|not\s+(?:covered|documented|mentioned)\s+in\s+the\s+(?:documentation|kb|knowledge)"
-    r"|no\s+information\s+(?:about|on)|i(?:\s+am|'m|’m)\s+not\s+(?:sure|able\s+to\s+(?:confirm|say)))",
+    r"|no\s+information\s+(?:about|on)|i(?:\s+am|'m|’m)\s+not\s+(?:sure|able\s+to\s+(?:confirm|say))"
+    # bare refusals ("I'm sorry, I can't help with that."): a tuned 0.5B's commonest decline in the recipe screen
+    r"|i\s+(?:cannot|can't|can’t|can\s+not)\s+(?:help|assist)\s+(?:you\s+)?with\s+(?:that|this)\b"
+    r"|i(?:\s+am|'m|’m)\s+(?:unable|not\s+able)\s+to\s+(?:help|assist)\s+(?:you\s+)?with\s+(?:that|this)\b)",
     re.IGNORECASE,
 )
 _ESCALATE = re.compile(
