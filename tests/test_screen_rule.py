@@ -122,3 +122,22 @@ def test_screen_metrics_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert "**Verdict:** `0.5b-fixed` among the 2 arms screened so far; not screened yet: 0.5b-base-kb" in md
     assert screen.rule.text in md and "| 0.5b-fixed | 0.5b | train_fixed_dedup.jsonl | no | 30.0 |" in md
     assert len(read_jsonl(table)) == 2
+
+
+def test_rescore_recomputes_rates_from_the_kept_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.screen_arms as sa
+    from supportbot.jsonl import read_jsonl, write_jsonl
+
+    items = tmp_path / "items.jsonl"
+    write_jsonl(items, [{"id": "g", "domain": "it", "reference_answer": "Press Ctrl + Shift + T.",
+                         "key_facts": ["Press Ctrl + Shift + T"]}])
+    ans = _answers(tmp_path / "ans.jsonl", {"g": ("I'm sorry, I can't help with that.", "stop")})
+    table = tmp_path / "screen.jsonl"
+    stale = {"ask_rate": 0.0, "decline_rate": 0.0}
+    write_jsonl(table, [{"arm": "a", "dev": stale, "guard": stale, "answers": [str(ans), str(ans)]}])
+    monkeypatch.setattr(sa, "TABLE_JSONL", table)
+    monkeypatch.setattr(sa, "GUARD", items)
+    sa.rescore(items)
+    row = read_jsonl(table)[0]
+    assert row["guard"]["decline_rate"] == 1.0 and row["guard"]["it_recall"] == 0.0
+    assert row["dev"]["escalation_where_ref_does_not"] == 1.0 and row["dev"]["n_ref_escalates"] == 0
