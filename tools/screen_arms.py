@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from eval.behaviour import item_values
 from eval.dev_set import WORK, answer_many, dev_first_turn
 from supportbot import behaviour as bh
 from supportbot.cli_errors import cli_main
@@ -71,22 +72,20 @@ def mean(xs: list[float]) -> float | None:
 
 
 def dev_metrics(items: list[dict[str, Any]], answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Dev rates: key-fact recall by domain, escalation where the reference escalates / does not, loops, stops, questions."""
-    rec: dict[str, list[float]] = {"product": [], "it": []}
-    esc_ref, esc_noref, loops, stops, asks = [], [], [], [], []
+    """Dev rates: eval/behaviour.py's per-item values (key-fact recall by domain, loops, stops, questions), plus
+    escalation where the reference escalates / does not."""
+    vals = [item_values(it, answers[it["id"]]) for it in items]
+    esc_ref, esc_noref = [], []
     for it in items:
-        a = answers[it["id"]]
-        b = bh.measure(a["answer"], finish_reason=a.get("finish_reason"), key_facts=it.get("key_facts"))
-        if b.key_fact_recall is not None:
-            rec[it["domain"]].append(b.key_fact_recall)
-        (esc_ref if bh.escalates(it["reference_answer"]) else esc_noref).append(float(b.escalates))
-        loops.append(float(b.loops))
-        stops.append(float(b.hit_max_tokens))
-        asks.append(float(b.asks_question))
-    return {"n": len(items), "product_recall": mean(rec["product"]), "it_recall": mean(rec["it"]),
+        (esc_ref if bh.escalates(it["reference_answer"]) else esc_noref).append(float(bh.escalates(answers[it["id"]]["answer"])))
+
+    def avg(metric: str) -> float | None:
+        return mean([v[metric] for v in vals if v[metric] is not None])
+
+    return {"n": len(items), "product_recall": avg("key_fact_recall_product"), "it_recall": avg("key_fact_recall_it"),
             "escalation_where_ref_escalates": mean(esc_ref), "n_ref_escalates": len(esc_ref),
-            "escalation_where_ref_does_not": mean(esc_noref), "loop_rate": mean(loops),
-            "max_tokens_rate": mean(stops), "question_rate": mean(asks)}
+            "escalation_where_ref_does_not": mean(esc_noref), "loop_rate": avg("loop_rate"),
+            "max_tokens_rate": avg("max_tokens_rate"), "question_rate": avg("question_rate")}
 
 
 def guard_metrics(items: list[dict[str, Any]], answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -219,12 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.only or []) - {a.name for a in screen.arms})
     if unknown:
         p.error(f"--only: no such arm in {args.config}: {', '.join(unknown)}")
-    if args.rescore:
-        WORK.mkdir(parents=True, exist_ok=True)
-        rescore(dev_first_turn(WORK / "dev_first_turn.jsonl"))
-    elif not args.table:
+    if args.rescore or not args.table:
         WORK.mkdir(parents=True, exist_ok=True)
         dev_items = dev_first_turn(WORK / "dev_first_turn.jsonl")
+    if args.rescore:
+        rescore(dev_items)
+    elif not args.table:
         done = {r["arm"] for r in read_jsonl(TABLE_JSONL)} if TABLE_JSONL.is_file() else set()
         todo = [a for a in screen.arms if a.name not in done and (not args.only or a.name in args.only)]
         groups: dict[tuple[str | None, str], list[Arm]] = {}
