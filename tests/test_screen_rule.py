@@ -122,7 +122,7 @@ def test_screen_metrics_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     sa.write_table(screen)
     md = (tmp_path / "screen.md").read_text()
     assert "**Verdict:** `0.5b-fixed` among the 2 arms screened so far; not screened yet: 0.5b-base-kb" in md
-    assert screen.rule.text in md and "| 0.5b-fixed | 0.5b | train_fixed_dedup.jsonl | no | 30.0 |" in md
+    assert screen.rule.text in md and "| 0.5b-fixed | 0.5b | 0.5b-fixed (train_fixed_dedup.jsonl) | no | 30.0 |" in md
     assert len(read_jsonl(table)) == 2
 
 

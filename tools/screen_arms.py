@@ -173,7 +173,7 @@ def write_table(screen: Screen) -> None:
     def num(x: float | None, fmt: str = ".3f") -> str:
         return "–" if x is None else format(x, fmt)
 
-    head = ("| arm | base | training data | passages | train min | tok/s | precision | dev loss before → after "
+    head = ("| arm | base | training run (data) | passages | train min | tok/s | precision | dev loss before → after "
             "| dev product recall | dev IT recall | escalates where ref does | loops | max_tokens | asks (dev) "
             "| guard asks | guard declines | guard IT recall | judge halluc. | rule |")
     lines = ["# Recipe screen (dev set, issue 22)", "",
@@ -190,9 +190,10 @@ def write_table(screen: Screen) -> None:
     for r in rows:
         t, d, g = r["train"] or {}, r["dev"], r["guard"]
         loss = f"{num(t.get('dev_loss_before'))} → {num(t.get('dev_loss_after'))}" if t else "–"
+        run = f"{r['training']} ({Path(r['train_data']).name})" if r["train_data"] else "(untrained)"
         verdict = "**chosen**" if r["arm"] == winner else ("kept" if not failed[r["arm"]] else "; ".join(failed[r["arm"]]))
         lines.append(
-            f"| {r['arm']} | {r['base']} | {Path(r['train_data']).name if r['train_data'] else '(untrained)'} "
+            f"| {r['arm']} | {r['base']} | {run} "
             f"| {'yes' if r['passages'] else 'no'} | {num(t.get('minutes'), '.1f')} | {num(t.get('tokens_per_s'), '.1f')} "
             f"| {t.get('precision') or '–'} | {loss} | {num(d['product_recall'])} | {num(d['it_recall'])} "
             f"| {pct(d['escalation_where_ref_escalates'])} of {d['n_ref_escalates']} | {pct(d['loop_rate'])} "
