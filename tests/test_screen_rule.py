@@ -106,6 +106,7 @@ def test_screen_metrics_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert d["product_recall"] == 0.5 and d["it_recall"] == 0.0
     assert d["escalation_where_ref_escalates"] == 0.0 and d["n_ref_escalates"] == 1
     assert d["max_tokens_rate"] == 0.5 and d["question_rate"] == 0.5
+    assert d["it_answer_chars"] == len("Restart it. " * 3)  # the IT item only
     g = sa.guard_metrics(dev, ans)
     assert g["ask_rate"] == 0.5 and g["decline_rate"] == 0.0 and g["it_recall"] == 0.25
 
